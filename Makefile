@@ -1,0 +1,129 @@
+# zkrelay build. Quiet unless V=1. Everything generated lands in $(BUILD).
+#   make              build build/zkrelay
+#   make check        unit and integration tests
+#   make check-asan   the same under AddressSanitizer + UBSan (build/asan)
+#   make run          relay on embedded defaults with a dev PKI
+#   make bench        baseline load test
+BUILD ?= build
+SAN ?= 0
+CC ?= cc
+
+PKGS := libuv libwebsockets openssl libprotobuf-c jansson inih
+TEST_PKGS := check
+
+Q := $(if $(filter 1,$(V)),,@)
+ECHO := $(if $(filter 1,$(V)),@true,@echo)
+
+# Missing development packages: say exactly what to run instead of failing
+# with a compiler error three screens down.
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+MISSING := $(shell for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p || echo $$p; done)
+ifneq ($(MISSING),)
+$(error missing packages ($(MISSING)); run: sudo deploy/install-deps.sh  (or: make deps))
+endif
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -Wvla
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fPIC
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+CFLAGS += -D_FORTIFY_SOURCE=2
+endif
+CPPFLAGS += -Icommon -Irelay -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+LIBS := $(shell pkg-config --libs $(PKGS))
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS))
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS += -DZK_VERSION=\"$(VERSION)\"
+
+GEN := $(BUILD)/gen/zkrelay.pb-c.c
+GEN_H := $(BUILD)/gen/zkrelay.pb-c.h
+COMMON_SRC := $(wildcard common/*.c)
+RELAY_SRC := $(filter-out relay/main.c,$(wildcard relay/*.c))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+ITEST_SRC := $(wildcard tests/integration/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/zkrelay.pb-c.o
+RELAY_OBJ := $(call obj,$(RELAY_SRC))
+
+.PHONY: all check check-unit check-integration check-asan run bench clean deps pki
+
+all: $(BUILD)/zkrelay
+
+deps:
+	deploy/install-deps.sh
+
+$(GEN) $(GEN_H): proto/zkrelay.proto
+	$(ECHO) "  PROTOC  $<"
+	$(Q)mkdir -p $(BUILD)/gen
+	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	$(ECHO) "  CC      $<"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	$(ECHO) "  CC      $<"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libzkcommon.a: $(COMMON_OBJ)
+	$(ECHO) "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/librelay.a: $(RELAY_OBJ)
+	$(ECHO) "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/zkrelay: $(BUILD)/obj/relay/main.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit: $(call obj,$(UNIT_SRC)) $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/integration: $(call obj,$(ITEST_SRC)) $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/zkrelay-bench: $(call obj,$(BENCH_SRC)) $(filter-out $(BUILD)/obj/tests/integration/test_%.o,$(call obj,$(ITEST_SRC))) $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+check-unit: $(BUILD)/tests/unit
+	$(Q)$(BUILD)/tests/unit
+
+check-integration: $(BUILD)/zkrelay $(BUILD)/tests/integration
+	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) ZK_PKI_SCRIPT=$(abspath deploy/dev-pki.sh) \
+		$(BUILD)/tests/integration
+
+check: check-unit check-integration
+
+check-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check
+
+pki: $(BUILD)/dev/pki/ca.crt
+$(BUILD)/dev/pki/ca.crt: deploy/dev-pki.sh
+	$(Q)deploy/dev-pki.sh $(BUILD)/dev/pki
+
+run: $(BUILD)/zkrelay $(BUILD)/dev/pki/ca.crt
+	$(Q)exec $(BUILD)/zkrelay
+
+bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt
+	$(Q)$(BUILD)/zkrelay-bench --relay $(BUILD)/zkrelay --pki $(BUILD)/dev/pki
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,37 @@
+#include "zkerr.h"
+
+static const char *const names[ZK_REASON_COUNT] = {
+	[ZK_OK] = "none",
+	[ZK_ENOROUTE] = "no_route",
+	[ZK_EMALFORMED] = "malformed_frame",
+	[ZK_ETOOLARGE] = "message_too_large",
+	[ZK_EHELLO] = "hello_required",
+	[ZK_EPROTO] = "protocol_violation",
+	[ZK_EQUEUEFULL] = "queue_full",
+	[ZK_EBUSY] = "relay_busy",
+	[ZK_EUNDELIVERED] = "undelivered",
+	[ZK_EGOINGAWAY] = "going_away",
+	[ZK_EREPLACED] = "replaced",
+	[ZK_EIDLE] = "idle_timeout",
+	[ZK_ETOKEN] = "token_invalid",
+	[ZK_ETOKENEXPIRED] = "token_expired",
+	[ZK_EPLAINTEXT] = "plaintext_refused",
+	[ZK_ERATELIMIT] = "rate_limited",
+	[ZK_ETEXT] = "text_message",
+};
+
+const char *zk_err_name(int code)
+{
+	if (code < 0)
+		code = -code;
+	if (code < ZK_REASON_COUNT)
+		return names[code];
+	switch (code) {
+	case ZK_ENOMEM: return "out_of_memory";
+	case ZK_EINVAL: return "invalid_argument";
+	case ZK_EIO: return "io_error";
+	case ZK_ECONFIG: return "config_error";
+	case ZK_ECERT: return "certificate_error";
+	default: return "unknown";
+	}
+}
