@@ -1,0 +1,281 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wire.h"
+#include "zkerr.h"
+
+typedef enum { KEY_STR, KEY_U32, KEY_U64, KEY_ADDR, KEY_LEVEL } key_type_t;
+
+typedef struct {
+	const char *section;
+	const char *name;
+	key_type_t type;
+	size_t offset;
+	size_t size;      /* KEY_STR: buffer size */
+	uint64_t min, max; /* KEY_U32 / KEY_U64 */
+} key_spec_t;
+
+#define STR(sec, key, field) { sec, #key, KEY_STR, offsetof(config_t, field), \
+	sizeof(((config_t *)0)->field), 0, 0 }
+#define U32(sec, key, lo, hi) { sec, #key, KEY_U32, offsetof(config_t, key), 0, lo, hi }
+#define U64(sec, key, lo, hi) { sec, #key, KEY_U64, offsetof(config_t, key), 0, lo, hi }
+
+static const key_spec_t keys[] = {
+	STR("relay", id, relay_id),
+	{ "relay", "listen", KEY_ADDR, 0, 0, 0, 0 },
+	STR("tls", ca_file, ca_file),
+	STR("tls", cert_file, cert_file),
+	STR("tls", key_file, key_file),
+	STR("tls", crl_file, crl_file),
+	U32("limits", max_message_bytes, 1024, 16u << 20),
+	U32("limits", max_payload_bytes, 16, WIRE_MAX_PAYLOAD),
+	U32("limits", max_connections, 1, 1000000),
+	U32("limits", max_connections_per_ip, 1, 1000000),
+	U64("limits", queue_max_bytes, 4096, 1ull << 34),
+	U64("limits", queue_high_water, 1024, 1ull << 34),
+	U64("limits", queue_low_water, 0, 1ull << 34),
+	U64("limits", queue_total_max_bytes, 4096, 1ull << 40),
+	U32("timeouts", tls_handshake_s, 1, 300),
+	U32("timeouts", upgrade_s, 1, 300),
+	U32("timeouts", hello_s, 1, 300),
+	U32("timeouts", ping_s, 1, 3600),
+	U32("timeouts", idle_s, 2, 7200),
+	U32("timeouts", drain_s, 0, 600),
+	{ "log", "level", KEY_LEVEL, 0, 0, 0, 0 },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+void config_defaults(config_t *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->relay_id, sizeof(cfg->relay_id), "zkrelay-dev");
+	snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
+	cfg->listen_port = 8443;
+	snprintf(cfg->ca_file, sizeof(cfg->ca_file), "build/dev/pki/ca.crt");
+	snprintf(cfg->cert_file, sizeof(cfg->cert_file), "build/dev/pki/server.crt");
+	snprintf(cfg->key_file, sizeof(cfg->key_file), "build/dev/pki/server.key");
+	snprintf(cfg->crl_file, sizeof(cfg->crl_file), "build/dev/pki/crl.pem");
+	cfg->max_message_bytes = 65536 + 1024;
+	cfg->max_payload_bytes = WIRE_MAX_PAYLOAD;
+	cfg->max_connections = 10000;
+	cfg->max_connections_per_ip = 256;
+	cfg->queue_max_bytes = 1u << 20;
+	cfg->queue_high_water = 512u << 10;
+	cfg->queue_low_water = 128u << 10;
+	cfg->queue_total_max_bytes = 256u << 20;
+	cfg->tls_handshake_s = 5;
+	cfg->upgrade_s = 5;
+	cfg->hello_s = 10;
+	cfg->ping_s = 20;
+	cfg->idle_s = 60;
+	cfg->drain_s = 5;
+	cfg->log_level = ZLOG_INFO;
+}
+
+typedef struct {
+	config_t *cfg;
+	const char *file;
+	char *err;
+	size_t errlen;
+	unsigned char seen[NKEYS];
+	int failed;
+} load_ctx_t;
+
+/* Strict unsigned parse: digits only, no sign, no trailing text. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "host:port" with an IPv4 address, "[v6]:port" or "localhost:port". */
+static int parse_listen(config_t *cfg, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+	size_t hlen;
+
+	if (!colon || parse_u64(colon + 1, &port) || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - v);
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		v++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(cfg->listen_addr))
+		return -1;
+	memcpy(cfg->listen_addr, v, hlen);
+	cfg->listen_addr[hlen] = '\0';
+	cfg->listen_port = (int)port;
+	return 0;
+}
+
+static int set_value(config_t *cfg, const key_spec_t *k, const char *v)
+{
+	char *base = (char *)cfg;
+	uint64_t n;
+
+	switch (k->type) {
+	case KEY_STR:
+		if (!*v || strlen(v) >= k->size)
+			return -1;
+		memcpy(base + k->offset, v, strlen(v) + 1);
+		return 0;
+	case KEY_ADDR:
+		return parse_listen(cfg, v);
+	case KEY_LEVEL:
+		if (zlog_level_parse(v) < 0)
+			return -1;
+		cfg->log_level = zlog_level_parse(v);
+		return 0;
+	case KEY_U32:
+	case KEY_U64:
+		if (parse_u64(v, &n) || n < k->min || n > k->max)
+			return -1;
+		if (k->type == KEY_U32) {
+			uint32_t n32 = (uint32_t)n;
+			memcpy(base + k->offset, &n32, sizeof(n32));
+		} else {
+			memcpy(base + k->offset, &n, sizeof(n));
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static const char *expect(const key_spec_t *k)
+{
+	static char buf[96];
+	switch (k->type) {
+	case KEY_STR: return "a non-empty string";
+	case KEY_ADDR: return "host:port";
+	case KEY_LEVEL: return "one of debug, info, warn, error";
+	default:
+		snprintf(buf, sizeof(buf), "an integer in %llu..%llu",
+			 (unsigned long long)k->min, (unsigned long long)k->max);
+		return buf;
+	}
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	load_ctx_t *c = user;
+	/* inih goes on after an error and reports the first line; keep the
+	 * first message so the two match. */
+	if (c->failed)
+		return 0;
+	c->failed = 1;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
+			continue;
+		if (c->seen[i]) {
+			snprintf(c->err, c->errlen, "[%s] %s is set twice", section, name);
+			return 0;
+		}
+		c->seen[i] = 1;
+		if (set_value(c->cfg, &keys[i], value) == 0) {
+			c->failed = 0;
+			return 1;
+		}
+		snprintf(c->err, c->errlen, "[%s] %s = \"%s\": expected %s",
+			 section, name, value, expect(&keys[i]));
+		return 0;
+	}
+	snprintf(c->err, c->errlen, "unknown key [%s] %s", section, name);
+	return 0;
+}
+
+static int finish(load_ctx_t *c, int rc, const char *what)
+{
+	char inner[256];
+	if (rc == 0)
+		return config_validate(c->cfg, c->err, c->errlen);
+	if (rc == -1) {
+		snprintf(c->err, c->errlen, "%s: cannot open: %s", what, strerror(errno));
+		return -ZK_ECONFIG;
+	}
+	if (rc == -2) {
+		snprintf(c->err, c->errlen, "%s: out of memory", what);
+		return -ZK_ECONFIG;
+	}
+	snprintf(inner, sizeof(inner), "%s", c->err[0] ? c->err : "syntax error");
+	snprintf(c->err, c->errlen, "%s:%d: %s", what, rc, inner);
+	return -ZK_ECONFIG;
+}
+
+int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
+{
+	load_ctx_t c = { .cfg = cfg, .file = path, .err = err, .errlen = errlen };
+	err[0] = '\0';
+	return finish(&c, ini_parse(path, on_key, &c), path);
+}
+
+int config_load_string(config_t *cfg, const char *text, char *err, size_t errlen)
+{
+	load_ctx_t c = { .cfg = cfg, .file = "<string>", .err = err, .errlen = errlen };
+	err[0] = '\0';
+	return finish(&c, ini_parse_string(text, on_key, &c), "<string>");
+}
+
+int config_validate(const config_t *cfg, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	if (cfg->queue_low_water >= cfg->queue_high_water)
+		why = "queue_low_water must be below queue_high_water";
+	else if (cfg->queue_high_water > cfg->queue_max_bytes)
+		why = "queue_high_water must not exceed queue_max_bytes";
+	else if (cfg->queue_max_bytes > cfg->queue_total_max_bytes)
+		why = "queue_max_bytes must not exceed queue_total_max_bytes";
+	else if (cfg->queue_max_bytes < (uint64_t)cfg->max_message_bytes + 1024)
+		why = "queue_max_bytes must hold at least one message (max_message_bytes + 1024)";
+	else if (cfg->max_connections_per_ip > cfg->max_connections)
+		why = "max_connections_per_ip must not exceed max_connections";
+	else if (cfg->ping_s >= cfg->idle_s)
+		why = "ping_s must be below idle_s";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "%s", why);
+	return -ZK_ECONFIG;
+}
+
+void config_print(const config_t *cfg)
+{
+	const char *section = "";
+	const char *base = (const char *)cfg;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const key_spec_t *k = &keys[i];
+		if (strcmp(section, k->section))
+			printf("%s[%s]\n", i ? "\n" : "", section = k->section);
+		printf("%s = ", k->name);
+		if (k->type == KEY_STR) {
+			printf("%s\n", base + k->offset);
+		} else if (k->type == KEY_ADDR) {
+			printf(strchr(cfg->listen_addr, ':') ? "[%s]:%d\n" : "%s:%d\n",
+			       cfg->listen_addr, cfg->listen_port);
+		} else if (k->type == KEY_LEVEL) {
+			static const char *const lv[] = { "debug", "info", "warn", "error" };
+			printf("%s\n", lv[cfg->log_level & 3]);
+		} else if (k->type == KEY_U32) {
+			uint32_t v;
+			memcpy(&v, base + k->offset, sizeof(v));
+			printf("%u\n", v);
+		} else {
+			uint64_t v;
+			memcpy(&v, base + k->offset, sizeof(v));
+			printf("%llu\n", (unsigned long long)v);
+		}
+	}
+}

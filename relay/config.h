@@ -1,0 +1,54 @@
+/* Relay configuration: an INI file (parsed by inih) over embedded
+ * defaults. Every key is listed once, in config.c's table, with its
+ * section, type, default and range; README.md documents the same table.
+ * Unknown sections or keys, repeated keys, values out of range and
+ * inconsistent combinations are errors with the file name and line. */
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_PATH_MAX 512
+
+typedef struct {
+	char relay_id[65];
+	char listen_addr[64];
+	int listen_port;
+
+	char ca_file[CONFIG_PATH_MAX];
+	char cert_file[CONFIG_PATH_MAX];
+	char key_file[CONFIG_PATH_MAX];
+	char crl_file[CONFIG_PATH_MAX];
+
+	uint32_t max_message_bytes;
+	uint32_t max_payload_bytes;
+	uint32_t max_connections;
+	uint32_t max_connections_per_ip;
+	uint64_t queue_max_bytes;
+	uint64_t queue_high_water;
+	uint64_t queue_low_water;
+	uint64_t queue_total_max_bytes;
+
+	uint32_t tls_handshake_s;
+	uint32_t upgrade_s;
+	uint32_t hello_s;
+	uint32_t ping_s;
+	uint32_t idle_s;
+	uint32_t drain_s;
+
+	int log_level;
+} config_t;
+
+/* Fills *cfg with the embedded defaults (dev PKI under build/dev/pki). */
+void config_defaults(config_t *cfg);
+/* Reads path over *cfg. 0, or -ZK_ECONFIG with a message in err. */
+int config_load(config_t *cfg, const char *path, char *err, size_t errlen);
+/* Same for an in-memory INI text (tests). */
+int config_load_string(config_t *cfg, const char *text, char *err, size_t errlen);
+/* Cross-key rules (water marks ordered, limits consistent). */
+int config_validate(const config_t *cfg, char *err, size_t errlen);
+/* Writes every key with its current value as an INI file to stdout. */
+void config_print(const config_t *cfg);
+
+#endif

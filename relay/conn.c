@@ -1,0 +1,221 @@
+#include "conn.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "zkerr.h"
+
+#define SUBPROTOCOL "zkrelay.v1"
+
+/* ---- handles --------------------------------------------------------- */
+
+int conn_slab_init(conn_slab_t *s)
+{
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+void conn_slab_free(conn_slab_t *s)
+{
+	free(s->slots);
+	free(s->gens);
+	free(s->free_slots);
+	memset(s, 0, sizeof(*s));
+}
+
+static int slab_grow(conn_slab_t *s)
+{
+	uint32_t ncap = s->cap ? s->cap * 2 : 64;
+	conn_t **slots = realloc(s->slots, ncap * sizeof(*slots));
+	if (!slots)
+		return -ZK_ENOMEM;
+	s->slots = slots;
+	uint32_t *gens = realloc(s->gens, ncap * sizeof(*gens));
+	if (!gens)
+		return -ZK_ENOMEM;
+	s->gens = gens;
+	uint32_t *fr = realloc(s->free_slots, ncap * sizeof(*fr));
+	if (!fr)
+		return -ZK_ENOMEM;
+	s->free_slots = fr;
+	for (uint32_t i = s->cap; i < ncap; i++) {
+		s->slots[i] = NULL;
+		s->gens[i] = 1;
+		s->free_slots[s->nfree++] = ncap - 1 - (i - s->cap);
+	}
+	s->cap = ncap;
+	return 0;
+}
+
+static int slab_add(conn_slab_t *s, conn_t *c, conn_ref_t *out)
+{
+	if (!s->nfree && slab_grow(s))
+		return -ZK_ENOMEM;
+	uint32_t i = s->free_slots[--s->nfree];
+	s->slots[i] = c;
+	*out = ((uint64_t)s->gens[i] << 32) | i;
+	return 0;
+}
+
+static void slab_remove(conn_slab_t *s, conn_ref_t ref)
+{
+	uint32_t i = (uint32_t)ref;
+	s->slots[i] = NULL;
+	s->gens[i]++; /* every old handle to this slot is now stale */
+	s->free_slots[s->nfree++] = i;
+}
+
+conn_t *conn_lookup(relay_t *r, conn_ref_t ref)
+{
+	uint32_t i = (uint32_t)ref;
+	if (i >= r->slab.cap || r->slab.gens[i] != (uint32_t)(ref >> 32))
+		return NULL;
+	return r->slab.slots[i];
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
+{
+	conn_t *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	if (slab_add(&r->slab, c, &c->ref)) {
+		free(c);
+		return NULL;
+	}
+	c->relay = r;
+	c->wsi = wsi;
+	c->ip = ip;
+	c->accepted_ms = uv_now(r->loop);
+	queue_init(&c->q);
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	return c;
+}
+
+void conn_destroy(conn_t *c)
+{
+	relay_t *r = c->relay;
+
+	if (c->state != CONN_CLOSED)
+		conn_on_closed(c); /* never opened: still undo what we did */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->ip)
+		iplimit_release(&r->ips, c->ip);
+	slab_remove(&r->slab, c->ref);
+	free(c->waiters);
+	free(c->rx);
+	free(c);
+	relay_maybe_finish(r);
+}
+
+/* The upgrade is refused unless it asks for exactly our subprotocol and
+ * the verified certificate names exactly one endpoint. libwebsockets binds
+ * an upgrade without any subprotocol to the first protocol, so the header
+ * is checked here rather than trusted to its matching. */
+int conn_on_filter_protocol(conn_t *c)
+{
+	char proto[sizeof(SUBPROTOCOL) + 1];
+	X509 *cert;
+	int n;
+
+	n = lws_hdr_copy(c->wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
+	if (n != (int)sizeof(SUBPROTOCOL) - 1 || strcmp(proto, SUBPROTOCOL)) {
+		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "subprotocol");
+		return -1;
+	}
+	if (c->relay->draining) {
+		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "draining");
+		return -1;
+	}
+	cert = SSL_get0_peer_certificate(lws_get_ssl(c->wsi));
+	if (!cert || SSL_get_verify_result(lws_get_ssl(c->wsi)) != X509_V_OK ||
+	    ident_from_cert(cert, &c->ident)) {
+		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "identity");
+		return -1;
+	}
+	c->have_ident = 1;
+	return 0;
+}
+
+int conn_on_established(conn_t *c)
+{
+	static const char *const roles[] = { "none", "safe", "client" };
+	if (!c->have_ident)
+		return -1;
+	c->state = CONN_OPEN;
+	/* The hello must follow within hello_s; cleared when it arrives. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->relay->cfg.hello_s);
+	zlog(ZLOG_INFO, "connection_open", "sss", "practice", c->ident.practice,
+	     "role", roles[c->ident.role], "endpoint", c->ident.endpoint);
+	return 0;
+}
+
+void conn_close(conn_t *c, int ws_code, int reason)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_CLOSING;
+	c->close_code = ws_code;
+	c->close_reason = reason;
+	/* Nothing more is read from a closing connection. */
+	lws_rx_flow_control(c->wsi, 0);
+	if (deliver_close_frame(c, reason))
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void conn_on_closed(conn_t *c)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->state >= CONN_OPEN)
+		zlog(ZLOG_INFO, "connection_closed", "ss", "endpoint", c->ident.addr,
+		     "reason", zk_err_name(c->close_reason));
+	c->state = CONN_CLOSED;
+	if (c->hello_done)
+		route_del(&c->relay->routes, c->ident.addr, c->ident.addr_len, c);
+	deliver_abandon(c);
+	deliver_forget_sender(c);
+}
+
+void conn_tick(relay_t *r, uint64_t now_ms)
+{
+	const uint64_t tls_ms = (uint64_t)r->cfg.tls_handshake_s * 1000;
+	const uint64_t up_ms = (uint64_t)r->cfg.upgrade_s * 1000;
+
+	for (conn_t *c = r->conns; c; c = c->next) {
+		if (c->state == CONN_TLS) {
+			SSL *ssl = lws_get_ssl(c->wsi);
+			if (ssl && SSL_is_init_finished(ssl)) {
+				c->state = CONN_UPGRADE;
+				c->tls_done_ms = now_ms;
+			} else if (now_ms - c->accepted_ms >= tls_ms) {
+				zlog(ZLOG_INFO, "timeout", "s", "phase", "tls_handshake");
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+				c->state = CONN_CLOSING;
+			}
+		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms >= up_ms) {
+			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			c->state = CONN_CLOSING;
+		}
+	}
+}
+
+int conn_on_writeable(conn_t *c)
+{
+	if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
+		return 0;
+	return deliver_flush(c);
+}

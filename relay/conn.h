@@ -1,0 +1,84 @@
+/* One accepted connection, from TCP accept to the end of its wsi.
+ *
+ * The conn_t is created when libwebsockets creates the wsi
+ * (LWS_CALLBACK_WSI_CREATE) and freed when it destroys it
+ * (LWS_CALLBACK_WSI_DESTROY), the last callback a wsi gets, so nothing
+ * frees a connection inside its own callback chain. Everything else keeps
+ * conn_ref_t handles, never pointers. */
+#ifndef RELAY_CONN_H
+#define RELAY_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ident.h"
+#include "queue.h"
+#include "relay.h"
+
+struct lws;
+
+#define CONN_WROTE_MAX 8
+
+typedef enum {
+	CONN_TLS = 0,   /* TCP accepted, TLS handshake running */
+	CONN_UPGRADE,   /* TLS done, waiting for the WebSocket upgrade */
+	CONN_OPEN,      /* WebSocket open */
+	CONN_CLOSING,   /* a Close frame is queued; then the socket closes */
+	CONN_CLOSED,    /* LWS_CALLBACK_CLOSED seen */
+} conn_state_t;
+
+struct conn {
+	relay_t *relay;
+	struct lws *wsi;
+	conn_t *prev, *next;
+	conn_ref_t ref;
+	iplimit_entry_t *ip;
+	uint64_t accepted_ms, tls_done_ms;
+	conn_state_t state;
+
+	int have_ident;
+	ident_t ident;
+	int hello_done;
+
+	queue_t q;
+	int write_requested;
+	int close_code;    /* WebSocket close code once CLOSING */
+	int close_reason;  /* zk_err_t */
+
+	/* Backpressure: how many destinations hold us paused, and who is
+	 * paused on our queue. */
+	uint32_t paused_by;
+	conn_ref_t *waiters;
+	uint32_t nwaiters, waiters_cap;
+
+	/* A message that arrived in pieces. */
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	int rx_in_msg;
+
+	/* Data-safes this client has written to (they may answer). */
+	conn_ref_t wrote_to[CONN_WROTE_MAX];
+	uint8_t nwrote, wrote_next;
+};
+
+int conn_slab_init(conn_slab_t *s);
+void conn_slab_free(conn_slab_t *s);
+conn_t *conn_lookup(relay_t *r, conn_ref_t ref);
+
+conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip);
+void conn_destroy(conn_t *c);
+
+/* Callback handlers; non-zero asks libwebsockets to close the wsi. */
+int conn_on_filter_protocol(conn_t *c);
+int conn_on_established(conn_t *c);
+int conn_on_receive(conn_t *c, const void *in, size_t len);
+int conn_on_writeable(conn_t *c);
+void conn_on_closed(conn_t *c);
+
+/* Ends the connection in order: what is queued goes first, then a Close
+ * frame with reason, then the WebSocket close with ws_code. */
+void conn_close(conn_t *c, int ws_code, int reason);
+/* Handshake and upgrade deadlines for connections not yet open. */
+void conn_tick(relay_t *r, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,322 @@
+#include "deliver.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "zkerr.h"
+
+static void want_write(conn_t *c)
+{
+	if (!c->write_requested) {
+		c->write_requested = 1;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+/* ---- backpressure ---------------------------------------------------- */
+
+static void pause_sender(conn_t *dst, conn_t *src)
+{
+	for (uint32_t i = 0; i < dst->nwaiters; i++)
+		if (dst->waiters[i] == src->ref)
+			return;
+	if (dst->nwaiters == dst->waiters_cap) {
+		uint32_t ncap = dst->waiters_cap ? dst->waiters_cap * 2 : 4;
+		conn_ref_t *w = realloc(dst->waiters, ncap * sizeof(*w));
+		if (!w)
+			return; /* not paused: the byte cap still holds */
+		dst->waiters = w;
+		dst->waiters_cap = ncap;
+	}
+	dst->waiters[dst->nwaiters++] = src->ref;
+	if (src->paused_by++ == 0) {
+		lws_rx_flow_control(src->wsi, 0);
+		zlog(ZLOG_DEBUG, "backpressure_on", "s", "endpoint", src->ident.addr);
+	}
+}
+
+static void resume_senders(conn_t *dst)
+{
+	for (uint32_t i = 0; i < dst->nwaiters; i++) {
+		conn_t *s = conn_lookup(dst->relay, dst->waiters[i]);
+		if (!s || s->paused_by == 0)
+			continue;
+		if (--s->paused_by == 0 && s->state == CONN_OPEN) {
+			lws_rx_flow_control(s->wsi, 1);
+			zlog(ZLOG_DEBUG, "backpressure_off", "s", "endpoint", s->ident.addr);
+		}
+	}
+	dst->nwaiters = 0;
+}
+
+void deliver_forget_sender(conn_t *c)
+{
+	/* The waiter lists hold refs; a stale ref is skipped on resume. */
+	c->paused_by = 0;
+}
+
+/* ---- queueing -------------------------------------------------------- */
+
+typedef void (*encode_fn)(buf_writer_t *w, const void *arg);
+
+static int enqueue(conn_t *dst, size_t n, encode_fn enc, const void *arg)
+{
+	relay_t *r = dst->relay;
+	buf_writer_t w;
+	uint8_t *p = queue_reserve(&dst->q, &r->pool, n);
+
+	if (!p)
+		return -ZK_ENOMEM;
+	buf_writer_init(&w, p, n);
+	enc(&w, arg);
+	if (!buf_writer_ok(&w) || w.len != n)
+		return -ZK_EINVAL; /* size and encoder disagree: a bug, never sent */
+	queue_commit(&dst->q, n);
+	r->queued_total += n;
+	want_write(dst);
+	return 0;
+}
+
+typedef struct {
+	const conn_t *src;
+	const wire_frame_t *f;
+} data_arg_t;
+
+static void enc_data(buf_writer_t *w, const void *arg)
+{
+	const data_arg_t *a = arg;
+	const wire_frame_t *f = a->f;
+	wire_put_data(w, NULL, 0, (const uint8_t *)a->src->ident.addr, a->src->ident.addr_len,
+		      f->u.data.stream, f->u.data.seq, f->u.data.payload.p, f->u.data.payload.len);
+}
+
+typedef struct {
+	uint32_t stream;
+	uint64_t seq;
+	uint32_t reason;
+} nack_arg_t;
+
+static void enc_nack(buf_writer_t *w, const void *arg)
+{
+	const nack_arg_t *a = arg;
+	wire_put_nack(w, a->stream, a->seq, a->reason);
+}
+
+/* Encodes into a scratch buffer first: control frames are small and their
+ * exact size is easiest to learn by writing them. */
+static int enqueue_small(conn_t *c, encode_fn enc, const void *arg)
+{
+	uint8_t tmp[512];
+	buf_writer_t w;
+	buf_writer_init(&w, tmp, sizeof(tmp));
+	enc(&w, arg);
+	if (!buf_writer_ok(&w))
+		return -ZK_EINVAL;
+	uint8_t *p = queue_reserve(&c->q, &c->relay->pool, w.len);
+	if (!p)
+		return -ZK_ENOMEM;
+	memcpy(p, tmp, w.len);
+	queue_commit(&c->q, w.len);
+	c->relay->queued_total += w.len;
+	want_write(c);
+	return 0;
+}
+
+int deliver_nack(conn_t *c, uint32_t stream, uint64_t seq, int reason)
+{
+	nack_arg_t a = { stream, seq, (uint32_t)reason };
+	/* A closing connection has its Close frame queued last. */
+	if (c->state != CONN_OPEN)
+		return 0;
+	int rc = enqueue_small(c, enc_nack, &a);
+	/* Nacks fill the sender's own queue: a sender that does not read
+	 * them is paused like any other. */
+	if (rc == 0 && c->q.bytes > c->relay->cfg.queue_high_water)
+		pause_sender(c, c);
+	return rc;
+}
+
+static void enc_welcome(buf_writer_t *w, const void *arg)
+{
+	const conn_t *c = arg;
+	wire_put_welcome(w, c->ident.practice, c->ident.role, c->ident.endpoint,
+			 c->relay->cfg.max_message_bytes, c->relay->cfg.max_payload_bytes);
+}
+
+int deliver_welcome(conn_t *c)
+{
+	return enqueue_small(c, enc_welcome, c);
+}
+
+static void enc_ack(buf_writer_t *w, const void *arg)
+{
+	wire_put_ack(w, *(const uint64_t *)arg);
+}
+
+int deliver_ack(conn_t *c, uint64_t seq)
+{
+	return enqueue_small(c, enc_ack, &seq);
+}
+
+static void enc_close(buf_writer_t *w, const void *arg)
+{
+	int reason = *(const int *)arg;
+	wire_put_close(w, (uint32_t)reason, zk_err_name(reason));
+}
+
+int deliver_close_frame(conn_t *c, int reason)
+{
+	return enqueue_small(c, enc_close, &reason);
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+static int client_wrote_to(const conn_t *client, conn_ref_t safe)
+{
+	for (uint8_t i = 0; i < client->nwrote; i++)
+		if (client->wrote_to[i] == safe)
+			return 1;
+	return 0;
+}
+
+static void remember_write(conn_t *client, conn_ref_t safe)
+{
+	if (client_wrote_to(client, safe))
+		return;
+	client->wrote_to[client->wrote_next] = safe;
+	client->wrote_next = (uint8_t)((client->wrote_next + 1) % CONN_WROTE_MAX);
+	if (client->nwrote < CONN_WROTE_MAX)
+		client->nwrote++;
+}
+
+/* The routing rule until access tokens decide it: a client may write to a
+ * data-safe of its own practice; a data-safe may answer a client that has
+ * written to it. Every other case is the same no_route. */
+static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
+{
+	size_t plen;
+	conn_t *d;
+
+	if (!ident_addr_ok(dst->p, dst->len, &plen))
+		return NULL;
+	d = route_get(&src->relay->routes, dst->p, dst->len);
+	if (!d || d->state != CONN_OPEN || !d->hello_done)
+		return NULL;
+	if (src->ident.role == WIRE_ROLE_CLIENT)
+		return d->ident.role == WIRE_ROLE_SAFE &&
+		       strcmp(d->ident.practice, src->ident.practice) == 0 ? d : NULL;
+	if (src->ident.role == WIRE_ROLE_SAFE)
+		return d->ident.role == WIRE_ROLE_CLIENT && client_wrote_to(d, src->ref) ? d : NULL;
+	return NULL;
+}
+
+void deliver_data(conn_t *src, const wire_frame_t *f)
+{
+	relay_t *r = src->relay;
+	const config_t *cfg = &r->cfg;
+	uint32_t stream = f->u.data.stream;
+	uint64_t seq = f->u.data.seq;
+	conn_t *d;
+	size_t n;
+	int reason;
+
+	if (r->draining) {
+		reason = ZK_EGOINGAWAY;
+		goto nack;
+	}
+	if (f->u.data.payload.len > cfg->max_payload_bytes) {
+		reason = ZK_ETOOLARGE;
+		goto nack;
+	}
+	d = permitted_dst(src, &f->u.data.dst);
+	if (!d) {
+		reason = ZK_ENOROUTE;
+		goto nack;
+	}
+	n = wire_data_size(0, src->ident.addr_len, stream, seq, f->u.data.payload.len);
+	if (r->queued_total + n > cfg->queue_total_max_bytes) {
+		reason = ZK_EBUSY;
+		goto nack;
+	}
+	if (d->q.bytes + n > cfg->queue_max_bytes) {
+		reason = ZK_EQUEUEFULL;
+		goto nack;
+	}
+	data_arg_t a = { src, f };
+	if (enqueue(d, n, enc_data, &a)) {
+		reason = ZK_EBUSY;
+		goto nack;
+	}
+	if (src->ident.role == WIRE_ROLE_CLIENT)
+		remember_write(src, d->ref);
+	if (d->q.bytes > cfg->queue_high_water)
+		pause_sender(d, src);
+	return;
+nack:
+	deliver_nack(src, stream, seq, reason);
+}
+
+/* ---- writing --------------------------------------------------------- */
+
+int deliver_flush(conn_t *c)
+{
+	relay_t *r = c->relay;
+	queue_block_t *b;
+
+	c->write_requested = 0;
+	b = queue_pop(&c->q);
+	if (b) {
+		r->queued_total -= b->len;
+		int n = b->len ? lws_write(c->wsi, b->data, b->len, LWS_WRITE_BINARY) : 0;
+		size_t len = b->len;
+		queue_release(&r->pool, b);
+		if (n < 0 || (size_t)n < len)
+			return -1;
+	}
+	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
+		resume_senders(c);
+	if (c->q.head) {
+		want_write(c);
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		const char *why = zk_err_name(c->close_reason);
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)why, strlen(why));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- abandoning ------------------------------------------------------ */
+
+static void nack_block(relay_t *r, const queue_block_t *b)
+{
+	wire_iter_t it;
+	wire_frame_t f;
+
+	wire_iter_init(&it, b->data, b->len);
+	while (wire_next(&it, &f) == 1) {
+		if (f.type != WIRE_DATA)
+			continue;
+		conn_t *s = route_get(&r->routes, f.u.data.src.p, f.u.data.src.len);
+		if (s)
+			deliver_nack(s, f.u.data.stream, f.u.data.seq, ZK_EUNDELIVERED);
+	}
+}
+
+void deliver_abandon(conn_t *c)
+{
+	relay_t *r = c->relay;
+	queue_block_t *b;
+
+	while ((b = queue_pop(&c->q))) {
+		r->queued_total -= b->len;
+		if (b->len)
+			nack_block(r, b);
+		queue_release(&r->pool, b);
+	}
+	resume_senders(c);
+}

@@ -1,0 +1,201 @@
+/* The mTLS WebSocket listener: a libwebsockets context on the relay's libuv
+ * loop, and the one callback that turns its reasons into conn_* calls. */
+#include <libwebsockets.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "relay.h"
+#include "tls.h"
+#include "zkerr.h"
+
+static relay_t *relay_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static conn_t *conn_of(struct lws *wsi)
+{
+	return lws_get_opaque_user_data(wsi);
+}
+
+/* Runs before libwebsockets creates a wsi for the accepted socket, so the
+ * cap is enforced before any TLS work. The accepted count is handed to the
+ * wsi created right after (WSI_CREATE). */
+static int on_filter_network(relay_t *r, struct lws_filter_network_conn_args *a)
+{
+	const char *which = "draining";
+	iplimit_entry_t *e;
+
+	if (r->pending_ip) { /* the previous adoption failed before its wsi */
+		iplimit_release(&r->ips, r->pending_ip);
+		r->pending_ip = NULL;
+	}
+	if (!r->draining &&
+	    iplimit_acquire(&r->ips, (const struct sockaddr *)&a->cli_addr, &e, &which) == 0) {
+		r->pending_ip = e;
+		return 0;
+	}
+	zlog(ZLOG_WARN, "connection_refused", "s", "reason", which);
+	return 1;
+}
+
+static int on_wsi_create(relay_t *r, struct lws *wsi)
+{
+	conn_t *c;
+	if (!r->pending_ip)
+		return 0; /* the listening socket itself */
+	c = conn_new(r, wsi, r->pending_ip);
+	r->pending_ip = NULL;
+	if (!c)
+		return -1;
+	lws_set_opaque_user_data(wsi, c);
+	return 0;
+}
+
+static int on_wsi_destroy(struct lws *wsi)
+{
+	conn_t *c = conn_of(wsi);
+	if (c) {
+		lws_set_opaque_user_data(wsi, NULL);
+		conn_destroy(c);
+	}
+	return 0;
+}
+
+static int on_load_ssl_ctx(relay_t *r, SSL_CTX *ctx)
+{
+	char err[512];
+	if (tls_apply_profile(ctx, r->cfg.crl_file, err, sizeof(err))) {
+		zlog(ZLOG_ERROR, "tls_profile_failed", "s", "error", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* len carries OpenSSL's verdict for this certificate in the chain. A
+ * non-zero return refuses it; libwebsockets would otherwise let a failed
+ * client certificate through. */
+static int on_verify(void *x509_ctx, size_t preverify_ok)
+{
+	if (preverify_ok)
+		return 0;
+	X509_STORE_CTX *xs = x509_ctx;
+	int e = X509_STORE_CTX_get_error(xs);
+	zlog(ZLOG_INFO, "client_cert_refused", "sd", "reason",
+	     X509_verify_cert_error_string(e), "depth", X509_STORE_CTX_get_error_depth(xs));
+	return 1;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	relay_t *r = relay_of(wsi);
+	conn_t *c = conn_of(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return on_filter_network(r, user);
+	case LWS_CALLBACK_WSI_CREATE:
+		return on_wsi_create(r, wsi);
+	case LWS_CALLBACK_WSI_DESTROY:
+		return on_wsi_destroy(wsi);
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		return on_load_ssl_ctx(r, user);
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		return on_verify(user, len);
+	case LWS_CALLBACK_HTTP:
+		return -1; /* nothing is served over plain HTTP on this port */
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return c ? conn_on_filter_protocol(c) : -1;
+	case LWS_CALLBACK_ESTABLISHED:
+		return c ? conn_on_established(c) : -1;
+	case LWS_CALLBACK_RECEIVE:
+		return c ? conn_on_receive(c, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c ? conn_on_writeable(c) : -1;
+	case LWS_CALLBACK_CLOSED:
+		if (c)
+			conn_on_closed(c);
+		return 0;
+	default:
+		/* Not handled on purpose, among others
+		 * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE. */
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{
+		.name = "zkrelay.v1",
+		.callback = callback,
+		.per_session_data_size = 0,
+		.rx_buffer_size = 4096,
+	},
+	{ 0 }
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+	char msg[256];
+	size_t n = strlen(line);
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	memcpy(msg, line, n);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	msg[n] = '\0';
+	zlog(level == LLL_ERR ? ZLOG_ERROR : ZLOG_WARN, "lws", "s", "message", msg);
+}
+
+int listener_start(relay_t *r, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	static lws_retry_bo_t idle;
+	void *loops[1] = { r->loop };
+
+	idle.secs_since_valid_ping = (uint16_t)r->cfg.ping_s;
+	idle.secs_since_valid_hangup = (uint16_t)r->cfg.idle_s;
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
+		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	info.foreign_loops = loops;
+	info.user = r;
+	info.port = r->cfg.listen_port;
+	info.iface = r->cfg.listen_addr;
+	info.protocols = protocols;
+	info.extensions = NULL; /* no permessage-deflate, no extension at all */
+	info.ssl_cert_filepath = r->cfg.cert_file;
+	info.ssl_private_key_filepath = r->cfg.key_file;
+	info.ssl_ca_filepath = r->cfg.ca_file;
+	info.tls1_3_plus_cipher_list = TLS_SUITES;
+	info.alpn = "http/1.1";
+	info.server_string = "zkrelay";
+	info.timeout_secs = r->cfg.tls_handshake_s;
+	info.timeout_secs_ah_idle = r->cfg.upgrade_s;
+	info.keepalive_timeout = (int)r->cfg.upgrade_s;
+	info.retry_and_idle_policy = &idle;
+	info.pt_serv_buf_size = 64 * 1024;
+	info.fd_limit_per_thread = r->cfg.max_connections + 64;
+
+	r->lws = lws_create_context(&info);
+	if (!r->lws) {
+		snprintf(err, errlen, "cannot start the listener on %s:%d (see log)",
+			 r->cfg.listen_addr, r->cfg.listen_port);
+		return -ZK_EIO;
+	}
+	r->vhost = lws_get_vhost_by_name(r->lws, "default");
+	return 0;
+}
+
+void listener_stop(relay_t *r)
+{
+	if (r->lws) {
+		lws_context_destroy(r->lws);
+		r->lws = NULL;
+	}
+}

@@ -1,0 +1,223 @@
+/* zkrelay: the daemon's entry point, signals and lifecycle. */
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "relay.h"
+#include "tls.h"
+#include "zkerr.h"
+
+#define TICK_MS 100
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: zkrelay [-c FILE] [--check-config] [--print-config]\n"
+		"       zkrelay --version | --help\n"
+		"\n"
+		"Routes end-to-end encrypted frames between data-safes and their clients\n"
+		"over TLS 1.3 mutually authenticated WebSockets (subprotocol zkrelay.v1).\n"
+		"\n"
+		"  -c, --config FILE   read FILE (INI) over the embedded defaults\n"
+		"      --check-config  validate the configuration and the TLS files, then exit\n"
+		"      --print-config  print the effective configuration and exit\n"
+		"      --version       print the version and exit\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Without -c the relay listens on 127.0.0.1:8443 with the dev PKI in\n"
+		"build/dev/pki (make pki). Signals: TERM/INT drain and exit.\n");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	relay_t *r = t->data;
+	conn_tick(r, uv_now(r->loop));
+}
+
+static void close_all(relay_t *r, int force)
+{
+	for (conn_t *c = r->conns; c; c = c->next) {
+		if (force || c->state < CONN_OPEN)
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		else
+			conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, ZK_EGOINGAWAY);
+	}
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+	relay_t *r = t->data;
+	zlog(ZLOG_WARN, "drain_deadline", "", NULL);
+	close_all(r, 1);
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void stop_loop(relay_t *r)
+{
+	if (r->stopping)
+		return;
+	r->stopping = 1;
+	uv_timer_stop(&r->tick);
+	uv_timer_stop(&r->drain_timer);
+	uv_close((uv_handle_t *)&r->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&r->drain_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&r->sig_term, on_handle_closed);
+	uv_close((uv_handle_t *)&r->sig_int, on_handle_closed);
+	uv_close((uv_handle_t *)&r->sig_hup, on_handle_closed);
+}
+
+void relay_maybe_finish(relay_t *r)
+{
+	if (r->draining && !r->conns)
+		stop_loop(r);
+}
+
+void relay_begin_drain(relay_t *r)
+{
+	if (r->draining)
+		return;
+	r->draining = 1;
+	zlog(ZLOG_INFO, "draining", "u", "deadline_s", (unsigned long long)r->cfg.drain_s);
+	close_all(r, 0);
+	uv_timer_start(&r->drain_timer, on_drain_deadline, (uint64_t)r->cfg.drain_s * 1000, 0);
+	relay_maybe_finish(r);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	relay_t *r = s->data;
+	if (signum == SIGHUP) {
+		zlog(ZLOG_INFO, "reload_ignored", "s", "reason",
+		     "nothing reloadable yet; restart to apply changes");
+		return;
+	}
+	relay_begin_drain(r);
+}
+
+static int start_handles(relay_t *r)
+{
+	uv_signal_t *sigs[] = { &r->sig_term, &r->sig_int, &r->sig_hup };
+	int nums[] = { SIGTERM, SIGINT, SIGHUP };
+
+	if (uv_timer_init(r->loop, &r->tick) || uv_timer_init(r->loop, &r->drain_timer))
+		return -ZK_EIO;
+	r->tick.data = r->drain_timer.data = r;
+	for (int i = 0; i < 3; i++) {
+		if (uv_signal_init(r->loop, sigs[i]) || uv_signal_start(sigs[i], on_signal, nums[i]))
+			return -ZK_EIO;
+		sigs[i]->data = r;
+	}
+	return uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS) ? -ZK_EIO : 0;
+}
+
+static int relay_init(relay_t *r, char *err, size_t errlen)
+{
+	if (route_init(&r->routes, 1024) || conn_slab_init(&r->slab) ||
+	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip)) {
+		snprintf(err, errlen, "out of memory");
+		return -ZK_ENOMEM;
+	}
+	queue_pool_init(&r->pool, LWS_PRE, 16 * 1024, 256);
+	return 0;
+}
+
+static void relay_free(relay_t *r)
+{
+	route_free(&r->routes);
+	conn_slab_free(&r->slab);
+	iplimit_free(&r->ips);
+	queue_pool_free(&r->pool);
+}
+
+static int run(relay_t *r)
+{
+	uv_loop_t loop;
+	char err[512];
+	int rc = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (uv_loop_init(&loop))
+		return 1;
+	r->loop = &loop;
+	if (relay_init(r, err, sizeof(err)) || start_handles(r) ||
+	    listener_start(r, err, sizeof(err))) {
+		zlog(ZLOG_ERROR, "startup_failed", "s", "error", err);
+		fprintf(stderr, "zkrelay: %s\n", err);
+		if (!r->stopping)
+			stop_loop(r);
+		goto out;
+	}
+	zlog(ZLOG_INFO, "listening", "sdss", "addr", r->cfg.listen_addr, "port",
+	     r->cfg.listen_port, "relay_id", r->cfg.relay_id, "version", ZK_VERSION);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	/* libwebsockets closes its handles on the foreign loop; run the loop
+	 * until they are gone before closing it. */
+	listener_stop(r);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		zlog(ZLOG_WARN, "loop_not_empty", "", NULL);
+	relay_free(r);
+	if (rc == 0)
+		zlog(ZLOG_INFO, "stopped", "", NULL);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static relay_t r;
+	const char *path = NULL;
+	int check = 0, print = 0, o;
+	char err[512];
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': path = optarg; break;
+		case 'C': check = 1; break;
+		case 'P': print = 1; break;
+		case 'V': printf("zkrelay %s\n", ZK_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zkrelay: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	config_defaults(&r.cfg);
+	if (path && config_load(&r.cfg, path, err, sizeof(err))) {
+		fprintf(stderr, "zkrelay: config: %s\n", err);
+		return 1;
+	}
+	zlog_set_level((zlog_level_t)r.cfg.log_level);
+	if (print) {
+		config_print(&r.cfg);
+		return 0;
+	}
+	if (tls_check_files(r.cfg.ca_file, r.cfg.cert_file, r.cfg.key_file, r.cfg.crl_file,
+			    err, sizeof(err))) {
+		fprintf(stderr, "zkrelay: tls: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("zkrelay: configuration OK\n");
+		return 0;
+	}
+	return run(&r);
+}

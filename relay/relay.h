@@ -1,0 +1,60 @@
+/* The relay process: one libuv loop, one libwebsockets context on it, and
+ * the state every connection shares. */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "iplimit.h"
+#include "queue.h"
+#include "route.h"
+
+struct lws_context;
+struct lws_vhost;
+typedef struct conn conn_t;
+
+/* A generation-checked reference to a connection, safe to keep after the
+ * connection is gone: conn_lookup() then returns NULL. */
+typedef uint64_t conn_ref_t;
+
+typedef struct {
+	conn_t **slots;
+	uint32_t *gens;
+	uint32_t *free_slots;
+	uint32_t nfree, cap;
+} conn_slab_t;
+
+typedef struct relay {
+	config_t cfg;
+	uv_loop_t *loop;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+
+	route_table_t routes;   /* address -> conn_t * (after hello) */
+	conn_slab_t slab;       /* conn_ref_t -> conn_t * */
+	iplimit_t ips;
+	queue_pool_t pool;
+	uint64_t queued_total;  /* frame bytes queued, all connections */
+
+	conn_t *conns;          /* every accepted connection, for timers and drain */
+	iplimit_entry_t *pending_ip; /* accepted TCP connection awaiting its wsi */
+
+	uv_timer_t tick;
+	uv_timer_t drain_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int draining;
+	int stopping;
+	int exit_code;
+} relay_t;
+
+/* listener.c: the libwebsockets context on the relay's loop. */
+int listener_start(relay_t *r, char *err, size_t errlen);
+void listener_stop(relay_t *r);
+
+/* relay lifecycle (main.c) */
+void relay_begin_drain(relay_t *r);
+void relay_maybe_finish(relay_t *r);
+
+#endif

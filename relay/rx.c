@@ -1,0 +1,160 @@
+/* Inbound side of a connection: WebSocket message assembly, the size and
+ * type limits, strict decoding, and dispatch of each frame by type. */
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "deliver.h"
+#include "log.h"
+#include "zkerr.h"
+
+typedef int (*frame_fn)(conn_t *c, const wire_frame_t *f);
+
+static int on_hello(conn_t *c, const wire_frame_t *f)
+{
+	relay_t *r = c->relay;
+	void *old = NULL;
+
+	if (c->hello_done)
+		return -ZK_EPROTO;
+	/* Token checks slot in here; until then the certificate decides. */
+	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
+		return -ZK_ENOMEM;
+	c->hello_done = 1;
+	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	if (old && old != c) {
+		conn_t *prev = old;
+		prev->hello_done = 0; /* its route entry now belongs to c */
+		zlog(ZLOG_INFO, "connection_replaced", "s", "endpoint", c->ident.addr);
+		conn_close(prev, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_EREPLACED);
+	}
+	return deliver_welcome(c);
+}
+
+static int on_refresh(conn_t *c, const wire_frame_t *f)
+{
+	if (!c->hello_done)
+		return -ZK_EHELLO;
+	return deliver_ack(c, 0);
+}
+
+static int on_data(conn_t *c, const wire_frame_t *f)
+{
+	if (!c->hello_done)
+		return -ZK_EHELLO;
+	deliver_data(c, f);
+	return 0;
+}
+
+static int on_close(conn_t *c, const wire_frame_t *f)
+{
+	c->close_reason = (int)f->u.close.reason;
+	return 1; /* the endpoint ends the connection; not an error */
+}
+
+/* Frames only the relay sends. */
+static int on_relay_only(conn_t *c, const wire_frame_t *f)
+{
+	return -ZK_EPROTO;
+}
+
+static const frame_fn handlers[] = {
+	[WIRE_HELLO] = on_hello,
+	[WIRE_WELCOME] = on_relay_only,
+	[WIRE_REFRESH] = on_refresh,
+	[WIRE_ACK] = on_relay_only,
+	[WIRE_NACK] = on_relay_only,
+	[WIRE_CLOSE] = on_close,
+	[WIRE_DATA] = on_data,
+};
+
+static void refuse(conn_t *c, int err)
+{
+	zlog(ZLOG_INFO, "frame_refused", "ss", "endpoint", c->ident.addr,
+	     "reason", zk_err_name(err));
+	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, -err);
+}
+
+/* The whole message is validated before any frame is acted on, so a
+ * malformed message routes nothing. */
+static int handle_message(conn_t *c, const uint8_t *msg, size_t len)
+{
+	wire_iter_t it;
+	wire_frame_t f;
+	size_t count;
+	int rc;
+
+	if (wire_validate(msg, len, &count)) {
+		refuse(c, -ZK_EMALFORMED);
+		return 0;
+	}
+	wire_iter_init(&it, msg, len);
+	while (c->state == CONN_OPEN && wire_next(&it, &f) == 1) {
+		rc = handlers[f.type](c, &f);
+		if (rc == 1) {
+			conn_close(c, LWS_CLOSE_STATUS_NORMAL, ZK_OK);
+		} else if (rc == -ZK_ENOMEM) {
+			return -1;
+		} else if (rc < 0) {
+			refuse(c, rc);
+		}
+	}
+	return 0;
+}
+
+static int close_now(conn_t *c, enum lws_close_status code, int reason)
+{
+	const char *why = zk_err_name(reason);
+	zlog(ZLOG_INFO, "message_refused", "ss", "endpoint", c->ident.addr, "reason", why);
+	c->close_reason = reason;
+	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
+	return -1;
+}
+
+static int rx_append(conn_t *c, const void *in, size_t len, size_t total_max)
+{
+	if (c->rx_cap - c->rx_len < len) {
+		size_t want = c->rx_len + len + lws_remaining_packet_payload(c->wsi);
+		if (want > total_max)
+			want = total_max;
+		uint8_t *p = realloc(c->rx, want);
+		if (!p)
+			return -1;
+		c->rx = p;
+		c->rx_cap = want;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	return 0;
+}
+
+int conn_on_receive(conn_t *c, const void *in, size_t len)
+{
+	const size_t max = c->relay->cfg.max_message_bytes;
+	size_t remaining = lws_remaining_packet_payload(c->wsi);
+	int first = !c->rx_in_msg;
+	int final = lws_is_final_fragment(c->wsi);
+	int rc;
+
+	if (c->state != CONN_OPEN)
+		return 0; /* closing: whatever still arrives is not acted on */
+	if (first && !lws_frame_is_binary(c->wsi))
+		return close_now(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, ZK_ETEXT);
+	/* The limit counts what has arrived, this piece and what the frame
+	 * header still promises, so a huge declared length is refused before
+	 * anything is buffered. Written as subtractions so nothing wraps. */
+	if (len > max || c->rx_len > max - len || remaining > max - len - c->rx_len)
+		return close_now(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, ZK_ETOOLARGE);
+	if (first && final)
+		return handle_message(c, in, len); /* whole message: no copy */
+	c->rx_in_msg = 1;
+	if (rx_append(c, in, len, max))
+		return -1;
+	if (!final)
+		return 0;
+	rc = handle_message(c, c->rx, c->rx_len);
+	c->rx_len = 0;
+	c->rx_in_msg = 0;
+	return rc;
+}

@@ -1,0 +1,98 @@
+#include "tls.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+
+#include "zkerr.h"
+
+static int fail(char *err, size_t errlen, const char *what, const char *file)
+{
+	char ossl[256] = "";
+	unsigned long e = ERR_peek_last_error();
+	if (e)
+		ERR_error_string_n(e, ossl, sizeof(ossl));
+	ERR_clear_error();
+	snprintf(err, errlen, "%s%s%s%s%s", what, file ? " " : "", file ? file : "",
+		 ossl[0] ? ": " : "", ossl);
+	return -ZK_ECERT;
+}
+
+static int load_crl(X509_STORE *store, const char *file, char *err, size_t errlen)
+{
+	FILE *f = fopen(file, "r");
+	X509_CRL *crl;
+	int n = 0;
+
+	if (!f)
+		return fail(err, errlen, "cannot open CRL", file);
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+		int ok = X509_STORE_add_crl(store, crl);
+		X509_CRL_free(crl);
+		if (!ok) {
+			fclose(f);
+			return fail(err, errlen, "cannot add CRL from", file);
+		}
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* the end of the PEM stream reads as an error */
+	if (n == 0)
+		return fail(err, errlen, "no CRL in", file);
+	return 0;
+}
+
+int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
+		return fail(err, errlen, "cannot restrict to TLS 1.3", NULL);
+	if (!SSL_CTX_set_ciphersuites(ctx, TLS_SUITES))
+		return fail(err, errlen, "cannot set TLS 1.3 suites", NULL);
+	if (!SSL_CTX_set1_groups_list(ctx, TLS_GROUPS))
+		return fail(err, errlen, "cannot set groups", NULL);
+	/* Resumption would skip the client certificate check: no tickets, no
+	 * session cache, no early data. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+				 SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+				 SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2);
+	if (!SSL_CTX_set_num_tickets(ctx, 0))
+		return fail(err, errlen, "cannot disable tickets", NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (!SSL_CTX_set_max_early_data(ctx, 0) || !SSL_CTX_set_recv_max_early_data(ctx, 0))
+		return fail(err, errlen, "cannot disable early data", NULL);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	/* Idle connections give their 16 KiB record buffers back. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   SSL_CTX_get_verify_callback(ctx));
+	if (load_crl(store, crl_file, err, errlen))
+		return -ZK_ECERT;
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	return 0;
+}
+
+int tls_check_files(const char *ca, const char *cert, const char *key, const char *crl,
+		    char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int rc = -ZK_ECERT;
+
+	if (!ctx)
+		return fail(err, errlen, "cannot create TLS context", NULL);
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		fail(err, errlen, "cannot load CA file", ca);
+	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		fail(err, errlen, "cannot load certificate", cert);
+	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		fail(err, errlen, "cannot load private key", key);
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		fail(err, errlen, "private key does not match certificate", key);
+	else if (tls_apply_profile(ctx, crl, err, errlen) == 0)
+		rc = 0;
+	SSL_CTX_free(ctx);
+	return rc;
+}

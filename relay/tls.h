@@ -1,0 +1,21 @@
+/* The TLS profile of DESIGN.md, applied to the SSL_CTX libwebsockets
+ * creates: TLS 1.3 only, the two AES-GCM suites, P-384/P-256, client
+ * certificate required and checked against the CA and CRL, no tickets,
+ * no resumption, no 0-RTT, no renegotiation. */
+#ifndef RELAY_TLS_H
+#define RELAY_TLS_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#define TLS_SUITES "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+#define TLS_GROUPS "P-384:P-256"
+
+/* 0 or -ZK_ECERT with err filled. */
+int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen);
+/* Loads and cross-checks the files without starting anything
+ * (--check-config): CA, CRL, server certificate and its key. */
+int tls_check_files(const char *ca, const char *cert, const char *key, const char *crl,
+		    char *err, size_t errlen);
+
+#endif
