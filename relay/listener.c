@@ -40,22 +40,36 @@ static int on_filter_network(relay_t *r, struct lws_filter_network_conn_args *a)
 	return 1;
 }
 
+/* The adoption that follows WSI_CREATE resets the wsi's opaque pointer,
+ * so the new conn waits in r->adopting until NEW_CLIENT_INSTANTIATED. */
 static int on_wsi_create(relay_t *r, struct lws *wsi)
 {
-	conn_t *c;
 	if (!r->pending_ip)
 		return 0; /* the listening socket itself */
-	c = conn_new(r, wsi, r->pending_ip);
+	r->adopting = conn_new(r, wsi, r->pending_ip);
+	if (!r->adopting)
+		iplimit_release(&r->ips, r->pending_ip);
 	r->pending_ip = NULL;
-	if (!c)
-		return -1;
+	return 0;
+}
+
+static int on_instantiated(relay_t *r, struct lws *wsi)
+{
+	conn_t *c = r->adopting;
+	r->adopting = NULL;
+	if (!c || c->wsi != wsi)
+		return -1; /* out of memory at WSI_CREATE: refuse the connection */
 	lws_set_opaque_user_data(wsi, c);
 	return 0;
 }
 
-static int on_wsi_destroy(struct lws *wsi)
+static int on_wsi_destroy(relay_t *r, struct lws *wsi)
 {
 	conn_t *c = conn_of(wsi);
+	if (!c && r->adopting && r->adopting->wsi == wsi) {
+		c = r->adopting; /* adoption failed before it was instantiated */
+		r->adopting = NULL;
+	}
 	if (c) {
 		lws_set_opaque_user_data(wsi, NULL);
 		conn_destroy(c);
@@ -99,7 +113,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_WSI_CREATE:
 		return on_wsi_create(r, wsi);
 	case LWS_CALLBACK_WSI_DESTROY:
-		return on_wsi_destroy(wsi);
+		return on_wsi_destroy(r, wsi);
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return on_instantiated(r, wsi);
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		return on_load_ssl_ctx(r, user);
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:

@@ -59,6 +59,16 @@ static void on_drain_deadline(uv_timer_t *t)
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
+/* Runs on its own loop turn: libwebsockets must not be destroyed from
+ * inside one of its own callbacks (stop_loop() is reached from
+ * WSI_DESTROY). Once its handles and ours are closed, uv_run() returns. */
+static void on_finish(uv_timer_t *t)
+{
+	relay_t *r = t->data;
+	listener_stop(r);
+	uv_close((uv_handle_t *)&r->drain_timer, on_handle_closed);
+}
+
 static void stop_loop(relay_t *r)
 {
 	if (r->stopping)
@@ -66,8 +76,8 @@ static void stop_loop(relay_t *r)
 	r->stopping = 1;
 	uv_timer_stop(&r->tick);
 	uv_timer_stop(&r->drain_timer);
+	uv_timer_start(&r->drain_timer, on_finish, 0, 0);
 	uv_close((uv_handle_t *)&r->tick, on_handle_closed);
-	uv_close((uv_handle_t *)&r->drain_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_int, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_hup, on_handle_closed);

@@ -40,6 +40,7 @@ typedef struct relay {
 
 	conn_t *conns;          /* every accepted connection, for timers and drain */
 	iplimit_entry_t *pending_ip; /* accepted TCP connection awaiting its wsi */
+	conn_t *adopting;            /* its conn, until the wsi is instantiated */
 
 	uv_timer_t tick;
 	uv_timer_t drain_timer;
