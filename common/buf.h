@@ -27,7 +27,9 @@ int buf_read_span(buf_reader_t *r, size_t n, const uint8_t **out);
 int buf_read_varint(buf_reader_t *r, uint64_t *out);
 
 /* Writing into a caller's buffer of known capacity. A write that does not
- * fit sets the overflow flag and writes nothing; check buf_writer_ok(). */
+ * fit sets the overflow flag and writes nothing; check buf_writer_ok().
+ * The flag stays set: every later write is dropped as well, so the bytes
+ * written before the overflow are never followed by a gap. */
 typedef struct {
 	uint8_t *p;
 	size_t cap;
@@ -40,6 +42,9 @@ void buf_put_u8(buf_writer_t *w, uint8_t v);
 void buf_put_varint(buf_writer_t *w, uint64_t v);
 void buf_put_bytes(buf_writer_t *w, const void *p, size_t n);
 int buf_writer_ok(const buf_writer_t *w);
+/* 1 if n more bytes fit; otherwise sets the overflow flag and returns 0.
+ * Lets a caller write a multi-part record all or nothing. */
+int buf_writer_fits(buf_writer_t *w, size_t n);
 /* Encoded length of a varint, 1..10. */
 size_t buf_varint_len(uint64_t v);
 

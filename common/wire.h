@@ -82,26 +82,41 @@ typedef struct {
 
 void wire_iter_init(wire_iter_t *it, const uint8_t *msg, size_t len);
 /* 1: *out holds the next frame; 0: end of batch (only after at least one
- * frame; an empty message is malformed); -ZK_EMALFORMED: stop. */
+ * frame; an empty message is malformed); -ZK_EMALFORMED: stop. A failed
+ * call leaves the iterator and *out untouched, so calling again fails
+ * again. */
 int wire_next(wire_iter_t *it, wire_frame_t *out);
 /* Walks the whole message once; 0 if every frame decodes, the number of
  * frames in *count. */
 int wire_validate(const uint8_t *msg, size_t len, size_t *count);
 
-/* Encoders. Each appends one Batch entry to w. */
+/* Encoders. Each appends one Batch entry to w, whole or not at all: an
+ * entry that does not fit sets the writer's overflow flag and writes
+ * nothing. They write what they are given; the decoder's range rules are
+ * the caller's to respect. */
+/* Any decoded or hand-built frame, e.g. a data frame re-sent with src
+ * stamped. An unknown type writes nothing and sets the overflow flag. */
+void wire_put_frame(buf_writer_t *w, const wire_frame_t *f);
+/* Exact size wire_put_frame() will write for f. */
+size_t wire_frame_size(const wire_frame_t *f);
+/* type must be WIRE_HELLO or WIRE_REFRESH; any other value writes nothing
+ * and sets the overflow flag. */
 void wire_put_hello(buf_writer_t *w, wire_type_t type /* HELLO or REFRESH */,
 		    const uint8_t *token, size_t token_len);
+/* practice_id, endpoint_id and detail are C strings; NULL omits them. */
 void wire_put_welcome(buf_writer_t *w, const char *practice_id, wire_role_t role,
 		      const char *endpoint_id, uint32_t max_message_bytes,
 		      uint32_t max_payload_bytes);
 void wire_put_ack(buf_writer_t *w, uint64_t seq);
 void wire_put_nack(buf_writer_t *w, uint32_t stream, uint64_t seq, uint32_t reason);
 void wire_put_close(buf_writer_t *w, uint32_t reason, const char *detail);
-/* dst or src may be NULL/0 to omit. */
+/* dst or src may be NULL/0 to omit. A NULL pointer omits its field
+ * whatever the length (payload too, though a data frame needs one). */
 void wire_put_data(buf_writer_t *w, const uint8_t *dst, size_t dst_len,
 		   const uint8_t *src, size_t src_len, uint32_t stream,
 		   uint64_t seq, const uint8_t *payload, size_t payload_len);
-/* Exact size wire_put_data() will write for these lengths and values. */
+/* Exact size wire_put_data() will write for these lengths and values; a
+ * length of 0 stands for an omitted field. */
 size_t wire_data_size(size_t dst_len, size_t src_len, uint32_t stream,
 		      uint64_t seq, size_t payload_len);
 

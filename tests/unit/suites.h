@@ -1,0 +1,12 @@
+/* Check suites of the unit test binary. Each module's test file defines
+ * one constructor here; unit_main.c lists them all. */
+#ifndef ZK_TEST_SUITES_H
+#define ZK_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *buf_suite(void);
+Suite *wire_suite(void);
+Suite *zkerr_suite(void);
+
+#endif
