@@ -1,5 +1,7 @@
 #include "zkerr.h"
 
+#include <limits.h>
+
 static const char *const names[ZK_REASON_COUNT] = {
 	[ZK_OK] = "none",
 	[ZK_ENOROUTE] = "no_route",
@@ -18,12 +20,13 @@ static const char *const names[ZK_REASON_COUNT] = {
 	[ZK_EPLAINTEXT] = "plaintext_refused",
 	[ZK_ERATELIMIT] = "rate_limited",
 	[ZK_ETEXT] = "text_message",
+	[ZK_ECERTREVOKED] = "cert_revoked",
 };
 
 const char *zk_err_name(int code)
 {
 	if (code < 0)
-		code = -code;
+		code = code == INT_MIN ? ZK_REASON_COUNT : -code;
 	if (code < ZK_REASON_COUNT)
 		return names[code];
 	switch (code) {

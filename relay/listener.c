@@ -80,6 +80,7 @@ static int on_wsi_destroy(relay_t *r, struct lws *wsi)
 static int on_load_ssl_ctx(relay_t *r, SSL_CTX *ctx)
 {
 	char err[512];
+	r->ssl_ctx = ctx;
 	if (tls_apply_profile(ctx, r->cfg.crl_file, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "tls_profile_failed", "s", "error", err);
 		return 1;

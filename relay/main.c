@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"  -h, --help          this text\n"
 		"\n"
 		"Without -c the relay listens on 127.0.0.1:8443 with the dev PKI in\n"
-		"build/dev/pki (make pki). Signals: TERM/INT drain and exit.\n");
+		"build/dev/pki (make pki). Signals: TERM/INT drain and exit; HUP reloads\n"
+		"the CA, CRL and server certificate and cuts connections they no longer admit.\n");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -100,15 +101,38 @@ void relay_begin_drain(relay_t *r)
 	relay_maybe_finish(r);
 }
 
+/* SIGHUP: new CA, CRL and server certificate for every handshake from
+ * now on, and every open connection whose certificate no longer verifies
+ * (revoked, or its CA removed) is closed. On any error nothing changes. */
+static void reload(relay_t *r)
+{
+	const config_t *cfg = &r->cfg;
+	char err[512];
+	unsigned cut = 0;
+
+	if (!r->ssl_ctx || tls_reload(r->ssl_ctx, cfg->ca_file, cfg->cert_file, cfg->key_file,
+				      cfg->crl_file, err, sizeof(err))) {
+		zlog(ZLOG_ERROR, "reload_failed", "s", "error", r->ssl_ctx ? err : "no TLS context");
+		return;
+	}
+	for (conn_t *c = r->conns; c; c = c->next) {
+		if (c->state != CONN_OPEN || tls_peer_still_valid(r->ssl_ctx, lws_get_ssl(c->wsi)))
+			continue;
+		zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->ident.addr,
+		     "reason", "cert_revoked");
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_ECERTREVOKED);
+		cut++;
+	}
+	zlog(ZLOG_INFO, "reloaded", "u", "connections_cut", (unsigned long long)cut);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	relay_t *r = s->data;
-	if (signum == SIGHUP) {
-		zlog(ZLOG_INFO, "reload_ignored", "s", "reason",
-		     "nothing reloadable yet; restart to apply changes");
-		return;
-	}
-	relay_begin_drain(r);
+	if (signum == SIGHUP)
+		reload(r);
+	else
+		relay_begin_drain(r);
 }
 
 static int start_handles(relay_t *r)

@@ -31,6 +31,7 @@ typedef struct relay {
 	uv_loop_t *loop;
 	struct lws_context *lws;
 	struct lws_vhost *vhost;
+	void *ssl_ctx;          /* the vhost's SSL_CTX, for reloads */
 
 	route_table_t routes;   /* address -> conn_t * (after hello) */
 	conn_slab_t slab;       /* conn_ref_t -> conn_t * */

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 
 #include "zkerr.h"
@@ -95,4 +96,68 @@ int tls_check_files(const char *ca, const char *cert, const char *key, const cha
 		rc = 0;
 	SSL_CTX_free(ctx);
 	return rc;
+}
+
+static X509_STORE *new_store(const char *ca, const char *crl, char *err, size_t errlen)
+{
+	X509_STORE *store = X509_STORE_new();
+	if (!store) {
+		fail(err, errlen, "out of memory", NULL);
+		return NULL;
+	}
+	if (X509_STORE_load_file(store, ca) != 1) {
+		fail(err, errlen, "cannot load CA file", ca);
+		goto bad;
+	}
+	if (load_crl(store, crl, err, errlen))
+		goto bad;
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	return store;
+bad:
+	X509_STORE_free(store);
+	return NULL;
+}
+
+int tls_reload(SSL_CTX *ctx, const char *ca, const char *cert, const char *key,
+	       const char *crl, char *err, size_t errlen)
+{
+	X509_STORE *store;
+
+	if (tls_check_files(ca, cert, key, crl, err, errlen))
+		return -ZK_ECERT;
+	store = new_store(ca, crl, err, errlen);
+	if (!store)
+		return -ZK_ECERT;
+	/* Checked above on a scratch context, so these cannot fail on a
+	 * file that changed in between without leaving the old pair intact:
+	 * the key is only set after its certificate loaded. */
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		X509_STORE_free(store);
+		return fail(err, errlen, "server certificate changed during reload", cert);
+	}
+	SSL_CTX_set_cert_store(ctx, store); /* frees the old store */
+	return 0;
+}
+
+int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
+{
+	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	X509_STORE_CTX *xs;
+	int ok = 0;
+
+	if (!cert)
+		return 0;
+	xs = X509_STORE_CTX_new();
+	if (!xs)
+		return 1; /* cannot tell: keep the connection, the log says why */
+	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), cert,
+				SSL_get_peer_cert_chain(ssl)) == 1) {
+		X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT);
+		ok = X509_verify_cert(xs) == 1;
+	}
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return ok;
 }

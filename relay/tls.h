@@ -13,6 +13,14 @@
 
 /* 0 or -ZK_ECERT with err filled. */
 int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen);
+/* SIGHUP: loads the CA bundle, CRL, server certificate and key afresh and
+ * puts them into the live ctx, for every handshake from now on. Nothing
+ * changes unless all of them load. */
+int tls_reload(SSL_CTX *ctx, const char *ca, const char *cert, const char *key,
+	       const char *crl, char *err, size_t errlen);
+/* 1 if the peer certificate of ssl still verifies against ctx's store
+ * (CA and CRL as now loaded). */
+int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl);
 /* Loads and cross-checks the files without starting anything
  * (--check-config): CA, CRL, server certificate and its key. */
 int tls_check_files(const char *ca, const char *cert, const char *key, const char *crl,
