@@ -105,6 +105,7 @@ void conn_destroy(conn_t *c)
 
 	if (c->state != CONN_CLOSED)
 		conn_on_closed(c); /* never opened: still undo what we did */
+	listener_unkick(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

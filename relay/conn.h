@@ -31,6 +31,8 @@ struct conn {
 	relay_t *relay;
 	struct lws *wsi;
 	conn_t *prev, *next;
+	conn_t *kick_next; /* relay->kick_head list */
+	int kicked;
 	conn_ref_t ref;
 	iplimit_entry_t *ip;
 	uint64_t accepted_ms, tls_done_ms;

@@ -45,6 +45,7 @@ static void resume_senders(conn_t *dst)
 			continue;
 		if (--s->paused_by == 0 && s->state == CONN_OPEN) {
 			lws_rx_flow_control(s->wsi, 1);
+			listener_kick(s);
 			zlog(ZLOG_DEBUG, "backpressure_off", "s", "endpoint", s->ident.addr);
 		}
 	}

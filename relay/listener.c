@@ -1,6 +1,7 @@
 /* The mTLS WebSocket listener: a libwebsockets context on the relay's libuv
  * loop, and the one callback that turns its reasons into conn_* calls. */
 #include <libwebsockets.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -120,6 +121,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		return on_load_ssl_ctx(r, user);
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		/* The upgrade request may ride in with the handshake's last
+		 * flight and sit in OpenSSL's read-ahead buffer. */
+		if (c)
+			listener_kick(c);
 		return on_verify(user, len);
 	case LWS_CALLBACK_HTTP:
 		return -1; /* nothing is served over plain HTTP on this port */
@@ -128,7 +133,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_ESTABLISHED:
 		return c ? conn_on_established(c) : -1;
 	case LWS_CALLBACK_RECEIVE:
-		return c ? conn_on_receive(c, in, len) : -1;
+		if (!c)
+			return -1;
+		listener_kick(c);
+		return conn_on_receive(c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? conn_on_writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
@@ -139,6 +147,40 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* Not handled on purpose, among others
 		 * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE. */
 		return 0;
+	}
+}
+
+static int readable_now(conn_t *c)
+{
+	SSL *ssl = lws_get_ssl(c->wsi);
+	if (c->state == CONN_CLOSING || c->state == CONN_CLOSED || c->paused_by)
+		return 0;
+	return ssl && SSL_has_pending(ssl);
+}
+
+/* Services each marked connection whose TLS layer holds bytes, as the poll
+ * would if it knew. Servicing may mark it again; it then waits for the
+ * next turn, so one busy connection cannot starve the loop. */
+static void on_kick_idle(uv_idle_t *h)
+{
+	relay_t *r = h->data;
+	uint32_t budget = r->kick_count;
+
+	while (budget-- && r->kick_head) {
+		conn_t *c = r->kick_head;
+		r->kick_head = c->kick_next;
+		r->kick_count--;
+		c->kicked = 0;
+		if (!readable_now(c))
+			continue;
+		struct lws_pollfd pfd = { .fd = lws_get_socket_fd(c->wsi),
+					  .events = LWS_POLLIN, .revents = LWS_POLLIN };
+		if (pfd.fd >= 0)
+			lws_service_fd(r->lws, &pfd);
+	}
+	if (!r->kick_head && r->kick_active) {
+		uv_idle_stop(&r->kick_idle);
+		r->kick_active = 0;
 	}
 }
 
@@ -173,7 +215,7 @@ int listener_start(relay_t *r, char *err, size_t errlen)
 
 	idle.secs_since_valid_ping = (uint16_t)r->cfg.ping_s;
 	idle.secs_since_valid_hangup = (uint16_t)r->cfg.idle_s;
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	lws_set_log_level(getenv("ZK_LWS_DEBUG") ? 0xff : (LLL_ERR | LLL_WARN), lws_log_emit);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
@@ -215,4 +257,32 @@ void listener_stop(relay_t *r)
 		lws_context_destroy(r->lws);
 		r->lws = NULL;
 	}
+}
+
+void listener_kick(conn_t *c)
+{
+	relay_t *r = c->relay;
+	if (c->kicked)
+		return;
+	c->kicked = 1;
+	c->kick_next = r->kick_head;
+	r->kick_head = c;
+	r->kick_count++;
+	if (!r->kick_active && uv_idle_start(&r->kick_idle, on_kick_idle) == 0)
+		r->kick_active = 1;
+}
+
+void listener_unkick(conn_t *c)
+{
+	relay_t *r = c->relay;
+	conn_t **pp = &r->kick_head;
+	if (!c->kicked)
+		return;
+	while (*pp && *pp != c)
+		pp = &(*pp)->kick_next;
+	if (*pp) {
+		*pp = c->kick_next;
+		r->kick_count--;
+	}
+	c->kicked = 0;
 }

@@ -79,6 +79,7 @@ static void stop_loop(relay_t *r)
 	uv_timer_stop(&r->drain_timer);
 	uv_timer_start(&r->drain_timer, on_finish, 0, 0);
 	uv_close((uv_handle_t *)&r->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&r->kick_idle, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_int, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_hup, on_handle_closed);
@@ -140,9 +141,10 @@ static int start_handles(relay_t *r)
 	uv_signal_t *sigs[] = { &r->sig_term, &r->sig_int, &r->sig_hup };
 	int nums[] = { SIGTERM, SIGINT, SIGHUP };
 
-	if (uv_timer_init(r->loop, &r->tick) || uv_timer_init(r->loop, &r->drain_timer))
+	if (uv_timer_init(r->loop, &r->tick) || uv_timer_init(r->loop, &r->drain_timer) ||
+	    uv_idle_init(r->loop, &r->kick_idle))
 		return -ZK_EIO;
-	r->tick.data = r->drain_timer.data = r;
+	r->tick.data = r->drain_timer.data = r->kick_idle.data = r;
 	for (int i = 0; i < 3; i++) {
 		if (uv_signal_init(r->loop, sigs[i]) || uv_signal_start(sigs[i], on_signal, nums[i]))
 			return -ZK_EIO;

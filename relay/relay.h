@@ -43,6 +43,13 @@ typedef struct relay {
 	iplimit_entry_t *pending_ip; /* accepted TCP connection awaiting its wsi */
 	conn_t *adopting;            /* its conn, until the wsi is instantiated */
 
+	/* Connections whose TLS layer may hold bytes no poll will announce
+	 * (see listener_kick()); serviced from an idle handle. */
+	conn_t *kick_head;
+	uint32_t kick_count;
+	uv_idle_t kick_idle;
+	int kick_active;
+
 	uv_timer_t tick;
 	uv_timer_t drain_timer;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -54,6 +61,14 @@ typedef struct relay {
 /* listener.c: the libwebsockets context on the relay's loop. */
 int listener_start(relay_t *r, char *err, size_t errlen);
 void listener_stop(relay_t *r);
+/* With read-ahead on, OpenSSL may have read records that it has not yet
+ * decrypted; SSL_pending() does not count them and libwebsockets 4.1.6
+ * only looks at SSL_pending(), so without another packet the connection
+ * would stall. Marked connections are checked with SSL_has_pending() on
+ * the next loop turn and serviced as if the socket were readable. */
+void listener_kick(conn_t *c);
+/* Takes c off that list (it is going away). */
+void listener_unkick(conn_t *c);
 
 /* relay lifecycle (main.c) */
 void relay_begin_drain(relay_t *r);
