@@ -170,8 +170,8 @@ void conn_close(conn_t *c, int ws_code, int reason)
 	c->state = CONN_CLOSING;
 	c->close_code = ws_code;
 	c->close_reason = reason;
-	/* Nothing more is read from a closing connection. */
-	lws_rx_flow_control(c->wsi, 0);
+	/* What still arrives is read and discarded (conn_on_receive), so the
+	 * peer's close handshake can complete. */
 	if (deliver_close_frame(c, reason))
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }

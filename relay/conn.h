@@ -33,6 +33,7 @@ struct conn {
 	conn_t *prev, *next;
 	conn_t *kick_next; /* relay->kick_head list */
 	int kicked;
+	int close_ready;   /* queue flushed up to the Close frame */
 	conn_ref_t ref;
 	iplimit_entry_t *ip;
 	uint64_t accepted_ms, tls_done_ms;

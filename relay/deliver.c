@@ -282,11 +282,14 @@ int deliver_flush(conn_t *c)
 		want_write(c);
 		return 0;
 	}
-	if (c->state == CONN_CLOSING) {
-		const char *why = zk_err_name(c->close_reason);
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)why, strlen(why));
-		return -1;
+	if (c->state == CONN_CLOSING && !c->close_ready) {
+		/* Everything before the Close frame is out. The WebSocket close
+		 * is started from the next loop turn, outside this callback:
+		 * returning -1 here would make this libwebsockets build close
+		 * the socket twice, the second time before its close frame is
+		 * sent. */
+		c->close_ready = 1;
+		listener_kick(c);
 	}
 	return 0;
 }

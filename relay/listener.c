@@ -158,6 +158,18 @@ static int readable_now(conn_t *c)
 	return ssl && SSL_has_pending(ssl);
 }
 
+/* Sends the WebSocket close (code and reason name) and lets libwebsockets
+ * wait for the peer's answer; called outside any lws callback. */
+static void finish_close(conn_t *c)
+{
+	const char *why = zk_err_name(c->close_reason);
+	if (c->state != CONN_CLOSING)
+		return;
+	lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+			 (unsigned char *)why, strlen(why));
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
 /* Services each marked connection whose TLS layer holds bytes, as the poll
  * would if it knew. Servicing may mark it again; it then waits for the
  * next turn, so one busy connection cannot starve the loop. */
@@ -171,6 +183,10 @@ static void on_kick_idle(uv_idle_t *h)
 		r->kick_head = c->kick_next;
 		r->kick_count--;
 		c->kicked = 0;
+		if (c->close_ready) {
+			finish_close(c);
+			continue;
+		}
 		if (!readable_now(c))
 			continue;
 		struct lws_pollfd pfd = { .fd = lws_get_socket_fd(c->wsi),
