@@ -163,6 +163,14 @@ int conn_on_established(conn_t *c)
 	return 0;
 }
 
+void conn_kill(conn_t *c)
+{
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	/* A timeout set from outside libwebsockets' own service is only seen
+	 * once it runs again; wake it now. */
+	lws_cancel_service(lws_get_context(c->wsi));
+}
+
 void conn_close(conn_t *c, int ws_code, int reason)
 {
 	if (c->state != CONN_OPEN)
@@ -173,7 +181,7 @@ void conn_close(conn_t *c, int ws_code, int reason)
 	/* What still arrives is read and discarded (conn_on_receive), so the
 	 * peer's close handshake can complete. */
 	if (deliver_close_frame(c, reason))
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		conn_kill(c);
 }
 
 void conn_on_closed(conn_t *c)
@@ -203,12 +211,12 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 				c->tls_done_ms = now_ms;
 			} else if (now_ms - c->accepted_ms >= tls_ms) {
 				zlog(ZLOG_INFO, "timeout", "s", "phase", "tls_handshake");
-				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+				conn_kill(c);
 				c->state = CONN_CLOSING;
 			}
 		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms >= up_ms) {
 			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
-			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			conn_kill(c);
 			c->state = CONN_CLOSING;
 		}
 	}

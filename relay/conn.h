@@ -81,6 +81,9 @@ void conn_on_closed(conn_t *c);
 /* Ends the connection in order: what is queued goes first, then a Close
  * frame with reason, then the WebSocket close with ws_code. */
 void conn_close(conn_t *c, int ws_code, int reason);
+/* Drops the connection without a close handshake (timeouts, drain
+ * deadline); safe to call from outside libwebsockets callbacks. */
+void conn_kill(conn_t *c);
 /* Handshake and upgrade deadlines for connections not yet open. */
 void conn_tick(relay_t *r, uint64_t now_ms);
 

@@ -45,7 +45,7 @@ static void close_all(relay_t *r, int force)
 {
 	for (conn_t *c = r->conns; c; c = c->next) {
 		if (force || c->state < CONN_OPEN)
-			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			conn_kill(c);
 		else
 			conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, ZK_EGOINGAWAY);
 	}

@@ -6,6 +6,11 @@
 #include <check.h>
 
 Suite *buf_suite(void);
+Suite *config_suite(void);
+Suite *ident_suite(void);
+Suite *iplimit_suite(void);
+Suite *queue_suite(void);
+Suite *route_suite(void);
 Suite *wire_suite(void);
 Suite *zkerr_suite(void);
 

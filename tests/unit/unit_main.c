@@ -9,6 +9,11 @@
 /* One line per suite; add new suites here and in suites.h. */
 static Suite *(*const suites[])(void) = {
 	buf_suite,
+	config_suite,
+	ident_suite,
+	iplimit_suite,
+	queue_suite,
+	route_suite,
 	wire_suite,
 	zkerr_suite,
 };
