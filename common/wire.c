@@ -86,9 +86,10 @@ static const wire_field_t close_rows[] = {
 	U32(1, close.reason, REASON_MAX),
 	STR(2, close.detail, 0, WIRE_MAX_DETAIL),
 };
-/* dst is required: the relay cannot route a frame without it. */
+/* An endpoint sends dst, the relay delivers with src instead; a frame
+ * with neither is malformed (checked in wire_next). */
 static const wire_field_t data_rows[] = {
-	STR(1, data.dst, 1, WIRE_MAX_ADDR),
+	STR(1, data.dst, 0, WIRE_MAX_ADDR),
 	STR(2, data.src, 0, WIRE_MAX_ADDR),
 	U32(3, data.stream, UINT32_MAX),
 	U64(4, data.seq),
@@ -260,6 +261,8 @@ int wire_next(wire_iter_t *it, wire_frame_t *out)
 		return -ZK_EMALFORMED;
 	memset(&f, 0, sizeof(f));
 	if (msg_decode(&frame_msg, p, (size_t)n, &f) < 0)
+		return -ZK_EMALFORMED;
+	if (f.type == WIRE_DATA && f.u.data.dst.len == 0 && f.u.data.src.len == 0)
 		return -ZK_EMALFORMED;
 	it->r = r;
 	*out = f;

@@ -72,7 +72,8 @@ typedef struct {
 
 /* Range rules the decoder enforces: string fields hold no NUL and stay
  * within their WIRE_MAX_*; data.payload is 1..WIRE_MAX_PAYLOAD bytes; a
- * data frame has a non-empty dst; reason and role values are known ones.
+ * data frame has a non-empty dst (sent by an endpoint) or src (delivered
+ * by the relay), and the relay requires dst on what it receives; reason and role values are known ones.
  * Whether an address is well formed is the router's business, not this
  * layer's. */
 

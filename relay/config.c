@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +81,27 @@ void config_defaults(config_t *cfg)
 
 typedef struct {
 	config_t *cfg;
-	const char *file;
 	char *err;
 	size_t errlen;
 	unsigned char seen[NKEYS];
-	int failed;
+	int line;      /* line handed to inih last */
+	int err_line;  /* first line this file found wrong, 0 if none */
+	/* the text: a file or a string */
+	FILE *f;
+	const char *s;
 } load_ctx_t;
+
+__attribute__((format(printf, 2, 3)))
+static void note(load_ctx_t *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->err_line)
+		return; /* keep the first complaint, as inih keeps the first line */
+	c->err_line = c->line;
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+}
 
 /* Strict unsigned parse: digits only, no sign, no trailing text. */
 static int parse_u64(const char *s, uint64_t *out)
@@ -173,61 +189,127 @@ static const char *expect(const key_spec_t *k)
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	load_ctx_t *c = user;
-	/* inih goes on after an error and reports the first line; keep the
-	 * first message so the two match. */
-	if (c->failed)
-		return 0;
-	c->failed = 1;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
 			continue;
 		if (c->seen[i]) {
-			snprintf(c->err, c->errlen, "[%s] %s is set twice", section, name);
+			note(c, "[%s] %s is set twice", section, name);
 			return 0;
 		}
 		c->seen[i] = 1;
-		if (set_value(c->cfg, &keys[i], value) == 0) {
-			c->failed = 0;
+		if (set_value(c->cfg, &keys[i], value) == 0)
 			return 1;
-		}
-		snprintf(c->err, c->errlen, "[%s] %s = \"%s\": expected %s",
-			 section, name, value, expect(&keys[i]));
+		note(c, "[%s] %s = \"%s\": expected %s", section, name, value, expect(&keys[i]));
 		return 0;
 	}
-	snprintf(c->err, c->errlen, "unknown key [%s] %s", section, name);
+	note(c, "unknown key [%s] %s", section, name);
 	return 0;
 }
 
-static int finish(load_ctx_t *c, int rc, const char *what)
+static int section_known(const char *name, size_t n)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].section) == n && memcmp(keys[i].section, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads the next line of the source into line (size cap); 0 at the end. */
+static int next_line(load_ctx_t *c, char *line, size_t cap)
+{
+	if (c->f)
+		return fgets(line, (int)cap, c->f) != NULL;
+	if (!*c->s)
+		return 0;
+	const char *nl = strchr(c->s, '\n');
+	size_t n = nl ? (size_t)(nl - c->s) + 1 : strlen(c->s);
+	size_t k = n < cap - 1 ? n : cap - 1;
+	memcpy(line, c->s, k);
+	line[k] = '\0';
+	c->s += n; /* a cut line is caught by the length check below */
+	return 1;
+}
+
+/* inih reads through this: it counts lines (so errors name the right
+ * one), drops comments whatever their length, refuses unknown sections
+ * even when empty, and refuses a line longer than inih's own buffer
+ * instead of letting inih split it into two lines. */
+static char *reader(char *str, int num, void *user)
+{
+	load_ctx_t *c = user;
+	char line[4096];
+	const char *p;
+
+	if (c->err_line || !next_line(c, line, sizeof(line)))
+		return NULL;
+	c->line++;
+	for (p = line; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == ';' || *p == '#') {
+		snprintf(str, (size_t)num, "\n");
+		return str;
+	}
+	/* inih's buffer holds num bytes; a longer line would be split. */
+	if (strlen(line) + 1 > (size_t)num) {
+		note(c, "line too long (at most %d bytes)", num - 2);
+		return NULL;
+	}
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		if (end && !section_known(p + 1, (size_t)(end - p - 1))) {
+			note(c, "unknown section [%.*s]", (int)(end - p - 1), p + 1);
+			return NULL;
+		}
+	}
+	memcpy(str, line, strlen(line) + 1);
+	return str;
+}
+
+static int parse(load_ctx_t *c, const char *what)
 {
 	char inner[256];
-	if (rc == 0)
-		return config_validate(c->cfg, c->err, c->errlen);
-	if (rc == -1) {
-		snprintf(c->err, c->errlen, "%s: cannot open: %s", what, strerror(errno));
-		return -ZK_ECONFIG;
-	}
+	int rc = ini_parse_stream(reader, c, on_key, c);
+	int line = c->err_line;
+
 	if (rc == -2) {
 		snprintf(c->err, c->errlen, "%s: out of memory", what);
 		return -ZK_ECONFIG;
 	}
-	snprintf(inner, sizeof(inner), "%s", c->err[0] ? c->err : "syntax error");
-	snprintf(c->err, c->errlen, "%s:%d: %s", what, rc, inner);
-	return -ZK_ECONFIG;
+	/* inih reports the first line it found wrong; a syntax error there
+	 * (no handler call) comes before any complaint of ours. */
+	if (rc > 0 && (!line || rc < line)) {
+		line = rc;
+		snprintf(c->err, c->errlen, "syntax error (expected [section] or key = value)");
+	}
+	if (line) {
+		snprintf(inner, sizeof(inner), "%s", c->err);
+		snprintf(c->err, c->errlen, "%s:%d: %s", what, line, inner);
+		return -ZK_ECONFIG;
+	}
+	return config_validate(c->cfg, c->err, c->errlen);
 }
 
 int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
 {
-	load_ctx_t c = { .cfg = cfg, .file = path, .err = err, .errlen = errlen };
+	load_ctx_t c = { .cfg = cfg, .err = err, .errlen = errlen };
+	int rc;
+
 	err[0] = '\0';
-	return finish(&c, ini_parse(path, on_key, &c), path);
+	c.f = fopen(path, "r");
+	if (!c.f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -ZK_ECONFIG;
+	}
+	rc = parse(&c, path);
+	fclose(c.f);
+	return rc;
 }
 
 int config_load_string(config_t *cfg, const char *text, char *err, size_t errlen)
 {
-	load_ctx_t c = { .cfg = cfg, .file = "<string>", .err = err, .errlen = errlen };
+	load_ctx_t c = { .cfg = cfg, .err = err, .errlen = errlen, .s = text };
 	err[0] = '\0';
-	return finish(&c, ini_parse_string(text, on_key, &c), "<string>");
+	return parse(&c, "<string>");
 }
 
 int config_validate(const config_t *cfg, char *err, size_t errlen)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_PATH_MAX 512
+#define CONFIG_PATH_MAX 180 /* a config line is at most 198 bytes (inih) */
 
 typedef struct {
 	char relay_id[65];

@@ -2,6 +2,7 @@
 
 #include <openssl/x509v3.h>
 #include <string.h>
+#include <strings.h>
 
 #include "zkerr.h"
 
@@ -80,7 +81,9 @@ int ident_from_cert(X509 *cert, ident_t *out)
 			continue;
 		const char *s = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
 		int n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-		if (n < (int)sizeof(SCHEME) - 1 || strncmp(s, SCHEME, sizeof(SCHEME) - 1))
+		/* Schemes are case-insensitive (RFC 3986, 3.1): "ZKRELAY:" is
+		 * one of ours too, and then refused as malformed. */
+		if (n < (int)sizeof(SCHEME) - 1 || strncasecmp(s, SCHEME, sizeof(SCHEME) - 1))
 			continue;
 		if (++found > 1 || ident_parse_uri(s, (size_t)n, &id))
 			goto out;

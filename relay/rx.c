@@ -76,16 +76,29 @@ static void refuse(conn_t *c, int err)
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, -err);
 }
 
-/* The whole message is validated before any frame is acted on, so a
- * malformed message routes nothing. */
+/* Decodes the whole message once before acting on any frame, so a
+ * malformed message routes nothing. Beyond the codec's rules, a data frame
+ * from an endpoint must name its destination. */
+static int message_ok(const uint8_t *msg, size_t len)
+{
+	wire_iter_t it;
+	wire_frame_t f;
+	int rc;
+
+	wire_iter_init(&it, msg, len);
+	while ((rc = wire_next(&it, &f)) == 1)
+		if (f.type == WIRE_DATA && f.u.data.dst.len == 0)
+			return 0;
+	return rc == 0;
+}
+
 static int handle_message(conn_t *c, const uint8_t *msg, size_t len)
 {
 	wire_iter_t it;
 	wire_frame_t f;
-	size_t count;
 	int rc;
 
-	if (wire_validate(msg, len, &count)) {
+	if (!message_ok(msg, len)) {
 		refuse(c, -ZK_EMALFORMED);
 		return 0;
 	}

@@ -900,6 +900,8 @@ START_TEST(test_dst_rules)
 	ck_assert_int_eq(raw_rc(WIRE_DATA), 0);
 	data_begin("", 1);
 	ck_assert_int_eq(raw_rc(WIRE_DATA), BAD);
+	put_str(data_begin("", 1), 2, "a/b"); /* as the relay delivers it */
+	ck_assert_int_eq(raw_rc(WIRE_DATA), 0);
 	put_len(raw_begin(), 5, payload_max, 1); /* absent */
 	ck_assert_int_eq(raw_rc(WIRE_DATA), BAD);
 	addr_max[WIRE_MAX_ADDR] = 'a';
