@@ -99,7 +99,7 @@ $(BUILD)/tests/integration: $(call obj,$(ITEST_SRC)) $(BUILD)/libzkcommon.a
 
 $(BUILD)/zkrelay-bench: $(call obj,$(BENCH_SRC)) $(filter-out $(BUILD)/obj/tests/integration/test_%.o,$(call obj,$(ITEST_SRC))) $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
 
 check-unit: $(BUILD)/tests/unit
 	$(Q)$(BUILD)/tests/unit

@@ -361,3 +361,10 @@ void config_print(const config_t *cfg)
 		}
 	}
 }
+
+uint32_t config_payload_limit(const config_t *cfg)
+{
+	/* Room for the Batch, Frame and Data headers and a full address. */
+	uint32_t room = cfg->max_message_bytes - WIRE_DATA_OVERHEAD - WIRE_MAX_ADDR;
+	return cfg->max_payload_bytes < room ? cfg->max_payload_bytes : room;
+}

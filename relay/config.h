@@ -48,6 +48,9 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen);
 int config_load_string(config_t *cfg, const char *text, char *err, size_t errlen);
 /* Cross-key rules (water marks ordered, limits consistent). */
 int config_validate(const config_t *cfg, char *err, size_t errlen);
+/* The largest payload a data frame can carry here: max_payload_bytes,
+ * or less if a whole frame would not fit in max_message_bytes. */
+uint32_t config_payload_limit(const config_t *cfg);
 /* Writes every key with its current value as an INI file to stdout. */
 void config_print(const config_t *cfg);
 

@@ -214,6 +214,13 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 				conn_kill(c);
 				c->state = CONN_CLOSING;
 			}
+		} else if (c->state == CONN_OPEN) {
+			/* Safety net for listener_kick(): records read ahead
+			 * behind one that gave libwebsockets no payload (a frame
+			 * header alone) produce no callback that would kick. */
+			SSL *ssl = lws_get_ssl(c->wsi);
+			if (!c->paused_by && ssl && SSL_has_pending(ssl))
+				listener_kick(c);
 		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms >= up_ms) {
 			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
 			conn_kill(c);

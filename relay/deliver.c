@@ -142,8 +142,9 @@ int deliver_nack(conn_t *c, uint32_t stream, uint64_t seq, int reason)
 static void enc_welcome(buf_writer_t *w, const void *arg)
 {
 	const conn_t *c = arg;
+	const config_t *cfg = &c->relay->cfg;
 	wire_put_welcome(w, c->ident.practice, c->ident.role, c->ident.endpoint,
-			 c->relay->cfg.max_message_bytes, c->relay->cfg.max_payload_bytes);
+			 cfg->max_message_bytes, config_payload_limit(cfg));
 }
 
 int deliver_welcome(conn_t *c)
@@ -227,7 +228,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 		reason = ZK_EGOINGAWAY;
 		goto nack;
 	}
-	if (f->u.data.payload.len > cfg->max_payload_bytes) {
+	if (f->u.data.payload.len > config_payload_limit(cfg)) {
 		reason = ZK_ETOOLARGE;
 		goto nack;
 	}
