@@ -44,6 +44,7 @@ struct conn {
 	int hello_done;
 
 	queue_t q;
+	queue_block_t *inflight; /* last message written, until fully sent */
 	int write_requested;
 	int close_code;    /* WebSocket close code once CLOSING */
 	int close_reason;  /* zk_err_t */

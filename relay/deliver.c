@@ -262,21 +262,42 @@ nack:
 
 /* ---- writing --------------------------------------------------------- */
 
+/* The message last handed to libwebsockets stays here until the next
+ * WRITEABLE (which comes only once libwebsockets has sent all of it), so
+ * that if the connection ends while libwebsockets still holds part of it,
+ * its frames can be nacked: a peer never sees any frame of a message it
+ * did not receive whole. */
+static void inflight_release(conn_t *c)
+{
+	if (c->inflight) {
+		queue_release(&c->relay->pool, c->inflight);
+		c->inflight = NULL;
+	}
+}
+
+static int write_head(conn_t *c)
+{
+	relay_t *r = c->relay;
+	queue_block_t *b = queue_pop(&c->q);
+	int rc = 0;
+
+	r->queued_total -= b->len;
+	if (b->len)
+		rc = lws_write(c->wsi, b->data, b->len, LWS_WRITE_BINARY);
+	c->inflight = b;
+	if (!lws_partial_buffered(c->wsi))
+		inflight_release(c); /* all in the kernel: nothing to keep */
+	return rc < 0 || (size_t)rc < b->len ? -1 : 0;
+}
+
 int deliver_flush(conn_t *c)
 {
 	relay_t *r = c->relay;
-	queue_block_t *b;
 
 	c->write_requested = 0;
-	b = queue_pop(&c->q);
-	if (b) {
-		r->queued_total -= b->len;
-		int n = b->len ? lws_write(c->wsi, b->data, b->len, LWS_WRITE_BINARY) : 0;
-		size_t len = b->len;
-		queue_release(&r->pool, b);
-		if (n < 0 || (size_t)n < len)
-			return -1;
-	}
+	inflight_release(c);
+	if (c->q.head && write_head(c))
+		return -1;
 	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
 		resume_senders(c);
 	if (c->q.head) {
@@ -316,6 +337,10 @@ void deliver_abandon(conn_t *c)
 {
 	relay_t *r = c->relay;
 	queue_block_t *b;
+
+	if (c->inflight && lws_partial_buffered(c->wsi))
+		nack_block(r, c->inflight);
+	inflight_release(c);
 
 	while ((b = queue_pop(&c->q))) {
 		r->queued_total -= b->len;

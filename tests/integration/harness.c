@@ -1,0 +1,824 @@
+/* The integration-test harness. See harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SET 64
+#define MAX_LIVE 8
+#define START_ATTEMPTS 3
+#define LISTEN_WAIT_MS 10000
+#define PKI_WAIT_MS 60000
+
+
+typedef struct {
+	char *section, *key, *value; /* value NULL: remove the default */
+} setting_t;
+
+struct harness {
+	char dir[400];
+	char err[1024];
+	pid_t pid;
+	int port;
+	pid_t owner;              /* the process that created this harness */
+	setting_t set[MAX_SET];
+	size_t nset;
+	char **strs;              /* paths handed out, freed with h */
+	size_t nstrs, capstrs;
+};
+
+static char g_base[256];
+static char g_cache[300];
+static const char *g_relay_bin;
+static const char *g_pki_script;
+static int g_next_id;
+
+static harness_t *g_live[MAX_LIVE];
+static int g_atexit_done;
+
+/* ---------------------------------------------------------------------- */
+
+int64_t harness_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int seterr(harness_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int seterr(harness_t *h, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof(h->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *harness_error(const harness_t *h)
+{
+	return h->err;
+}
+
+const char *harness_dir(const harness_t *h)
+{
+	return h->dir;
+}
+
+static const char *keep_str(harness_t *h, char *s)
+{
+	if (s == NULL)
+		return "";
+	if (h->nstrs == h->capstrs) {
+		size_t cap = h->capstrs ? 2 * h->capstrs : 32;
+		char **n = realloc(h->strs, cap * sizeof(*n));
+
+		if (n == NULL) {
+			free(s);
+			return "";
+		}
+		h->strs = n;
+		h->capstrs = cap;
+	}
+	h->strs[h->nstrs++] = s;
+	return s;
+}
+
+const char *harness_path(harness_t *h, const char *fmt, ...)
+{
+	char rel[512], *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (asprintf(&s, "%s/%s", h->dir, rel) < 0)
+		s = NULL;
+	return keep_str(h, s);
+}
+
+const char *harness_cert(harness_t *h, const char *practice, const char *endpoint)
+{
+	return harness_path(h, "pki/%s/%s.crt", practice, endpoint);
+}
+
+const char *harness_key(harness_t *h, const char *practice, const char *endpoint)
+{
+	return harness_path(h, "pki/%s/%s.key", practice, endpoint);
+}
+
+const char *harness_log_path(harness_t *h)
+{
+	return harness_path(h, "relay.log");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Processes. */
+
+static void close_from(int lowfd)
+{
+	int fd;
+
+	for (fd = lowfd; fd < 1024; fd++)
+		close(fd);
+}
+
+/* Runs argv with stdout and stderr appended to log_path, waits up to
+ * timeout_ms. Exit status, or -1. */
+static int run_cmd(char *const argv[], const char *log_path, int timeout_ms)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		close_from(3);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (harness_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		harness_sleep_ms(10);
+	}
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int copy_tree(const char *from, const char *to, const char *log_path)
+{
+	char *argv[] = { "/bin/cp", "-a", (char *)from, (char *)to, NULL };
+
+	return run_cmd(argv, log_path, 30000);
+}
+
+/* ---------------------------------------------------------------------- */
+
+int harness_global_init(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char log_path[700];
+	char *argv[3];
+	int64_t t0;
+	int r;
+
+	g_relay_bin = getenv("ZKRELAY_BIN");
+	g_pki_script = getenv("ZK_PKI_SCRIPT");
+	if (g_relay_bin == NULL || g_pki_script == NULL || g_relay_bin[0] != '/' ||
+	    g_pki_script[0] != '/') {
+		fprintf(stderr, "integration tests need ZKRELAY_BIN and ZK_PKI_SCRIPT "
+				"(absolute paths); run them with 'make check-integration'\n");
+		return -1;
+	}
+	if (access(g_relay_bin, X_OK) != 0) {
+		fprintf(stderr, "ZKRELAY_BIN %s: %s\n", g_relay_bin, strerror(errno));
+		return -1;
+	}
+	if (access(g_pki_script, R_OK) != 0) {
+		fprintf(stderr, "ZK_PKI_SCRIPT %s: %s\n", g_pki_script, strerror(errno));
+		return -1;
+	}
+	snprintf(g_base, sizeof(g_base), "%s/zkrelay-itest.XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	if (mkdtemp(g_base) == NULL) {
+		fprintf(stderr, "mkdtemp %s: %s\n", g_base, strerror(errno));
+		g_base[0] = '\0';
+		return -1;
+	}
+	snprintf(g_cache, sizeof(g_cache), "%s/pki", g_base);
+	snprintf(log_path, sizeof(log_path), "%s/pki.log", g_base);
+	argv[0] = (char *)g_pki_script;
+	argv[1] = g_cache;
+	argv[2] = NULL;
+	t0 = harness_now_ms();
+	r = run_cmd(argv, log_path, PKI_WAIT_MS);
+	if (r != 0) {
+		fprintf(stderr, "%s %s failed (status %d); see %s\n", g_pki_script, g_cache, r,
+			log_path);
+		return -1;
+	}
+	fprintf(stderr, "dev PKI generated in %lld ms\n", (long long)(harness_now_ms() - t0));
+	return 0;
+}
+
+static void print_log_tail(const char *dir, int lines);
+
+void harness_global_cleanup(int keep)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if (g_base[0] == '\0')
+		return;
+	if (!keep) {
+		rm_rf(g_base);
+		return;
+	}
+	/* A passing test removes its directory; what is left belongs to
+	 * failures (Check ends a failed test at once, so the test itself
+	 * cannot say where its relay log is). */
+	d = opendir(g_base);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char sub[600];
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "pki") == 0 ||
+		    strcmp(e->d_name, "pki.log") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", g_base, e->d_name);
+		print_log_tail(sub, 8);
+	}
+	if (d != NULL)
+		closedir(d);
+	fprintf(stderr, "test directories kept in %s\n", g_base);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void print_log_tail(const char *dir, int lines)
+{
+	char path[700];
+	FILE *f;
+	long size;
+	char *buf, *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/relay.log", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	if (size > 65536)
+		fseek(f, size - 65536, SEEK_SET);
+	else
+		fseek(f, 0, SEEK_SET);
+	buf = calloc(1, 65537);
+	if (buf != NULL) {
+		size_t got = fread(buf, 1, 65536, f);
+		buf[got] = '\0';
+		for (p = buf + got; p > buf; p--)
+			if (p[-1] == '\n' && ++n > lines)
+				break;
+		fprintf(stderr, "---- %s (last lines)\n%s", path, p);
+		free(buf);
+	}
+	fclose(f);
+}
+
+static void kill_relay(harness_t *h)
+{
+	int status;
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, &status, 0);
+		h->pid = 0;
+	}
+}
+
+/* A program that exits without harness_free() (a benchmark that gives up)
+ * must not leave its relay behind. Check ends a failed test with _exit(),
+ * which skips this; there the relay's parent death signal stops it. */
+static void at_exit(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_LIVE; i++) {
+		harness_t *h = g_live[i];
+
+		if (h == NULL || h->owner != getpid())
+			continue;
+		kill_relay(h);
+		fprintf(stderr, "test directory kept: %s\n", h->dir);
+		print_log_tail(h->dir, 20);
+	}
+}
+
+harness_t *harness_new(const char *name)
+{
+	harness_t *h = calloc(1, sizeof(*h));
+	char pki[600], log_path[600];
+	int i;
+
+	if (h == NULL)
+		return NULL;
+	h->owner = getpid();
+	snprintf(h->dir, sizeof(h->dir), "%s/%.40s-%d-%d.XXXXXX",
+		 g_base[0] ? g_base : "/tmp", name, (int)getpid(), g_next_id++);
+	if (mkdtemp(h->dir) == NULL) {
+		seterr(h, "mkdtemp: %s", strerror(errno));
+		return h;
+	}
+	snprintf(pki, sizeof(pki), "%s/pki", h->dir);
+	snprintf(log_path, sizeof(log_path), "%s/pki.log", h->dir);
+	if (g_cache[0] != '\0' && copy_tree(g_cache, pki, log_path) != 0)
+		seterr(h, "copying the PKI failed");
+	if (!g_atexit_done) {
+		atexit(at_exit);
+		g_atexit_done = 1;
+	}
+	for (i = 0; i < MAX_LIVE; i++)
+		if (g_live[i] == NULL) {
+			g_live[i] = h;
+			break;
+		}
+	return h;
+}
+
+void harness_free(harness_t *h)
+{
+	size_t i;
+	int j;
+
+	if (h == NULL)
+		return;
+	for (j = 0; j < MAX_LIVE; j++)
+		if (g_live[j] == h)
+			g_live[j] = NULL;
+	kill_relay(h);
+	rm_rf(h->dir);
+	for (i = 0; i < h->nset; i++) {
+		free(h->set[i].section);
+		free(h->set[i].key);
+		free(h->set[i].value);
+	}
+	for (i = 0; i < h->nstrs; i++)
+		free(h->strs[i]);
+	free(h->strs);
+	free(h);
+}
+
+int harness_pki(harness_t *h, ...)
+{
+	char *argv[32], pki[600], log_path[600];
+	const char *a;
+	va_list ap;
+	int n = 0, r;
+
+	snprintf(pki, sizeof(pki), "%s/pki", h->dir);
+	snprintf(log_path, sizeof(log_path), "%s/pki.log", h->dir);
+	argv[n++] = (char *)g_pki_script;
+	argv[n++] = pki;
+	va_start(ap, h);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	r = run_cmd(argv, log_path, PKI_WAIT_MS);
+	if (r != 0)
+		seterr(h, "PKI script %s failed (status %d); see %s", argv[2], r, log_path);
+	return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Config. */
+
+void harness_set(harness_t *h, const char *section, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < h->nset; i++)
+		if (strcmp(h->set[i].section, section) == 0 && strcmp(h->set[i].key, key) == 0)
+			break;
+	if (i == h->nset) {
+		if (h->nset == MAX_SET)
+			return;
+		h->set[i].section = strdup(section);
+		h->set[i].key = strdup(key);
+		h->nset++;
+	} else {
+		free(h->set[i].value);
+	}
+	h->set[i].value = value ? strdup(value) : NULL;
+}
+
+void harness_set_int(harness_t *h, const char *section, const char *key, long long value)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%lld", value);
+	harness_set(h, section, key, v);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static const setting_t *find_set(const harness_t *h, const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < h->nset; i++)
+		if (strcmp(h->set[i].section, section) == 0 && strcmp(h->set[i].key, key) == 0)
+			return &h->set[i];
+	return NULL;
+}
+
+static int write_config(harness_t *h, const char *path)
+{
+	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "log" };
+	char listen[64], ca[600], crt[600], key[600], crl[600];
+	const char *defaults[][3] = {
+		{ "relay", "id", "zkrelay-dev" },
+		{ "relay", "listen", listen },
+		{ "tls", "ca_file", ca },
+		{ "tls", "cert_file", crt },
+		{ "tls", "key_file", key },
+		{ "tls", "crl_file", crl },
+		{ "log", "level", "info" },
+	};
+	size_t s, i;
+	FILE *f;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->port);
+	snprintf(ca, sizeof(ca), "%s/pki/ca.crt", h->dir);
+	snprintf(crt, sizeof(crt), "%s/pki/server.crt", h->dir);
+	snprintf(key, sizeof(key), "%s/pki/server.key", h->dir);
+	snprintf(crl, sizeof(crl), "%s/pki/crl.pem", h->dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return seterr(h, "%s: %s", path, strerror(errno));
+	fprintf(f, "; zkrelay integration test\n");
+	for (s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		fprintf(f, "\n[%s]\n", sections[s]);
+		for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+			if (strcmp(defaults[i][0], sections[s]) == 0 &&
+			    find_set(h, defaults[i][0], defaults[i][1]) == NULL)
+				fprintf(f, "%s = %s\n", defaults[i][1], defaults[i][2]);
+		for (i = 0; i < h->nset; i++)
+			if (strcmp(h->set[i].section, sections[s]) == 0 && h->set[i].value != NULL)
+				fprintf(f, "%s = %s\n", h->set[i].key, h->set[i].value);
+	}
+	/* Sections this harness does not know, for tests of the parser. */
+	for (i = 0; i < h->nset; i++) {
+		int known = 0;
+
+		for (s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
+			known |= strcmp(h->set[i].section, sections[s]) == 0;
+		if (!known && h->set[i].value != NULL)
+			fprintf(f, "\n[%s]\n%s = %s\n", h->set[i].section, h->set[i].key,
+				h->set[i].value);
+	}
+	return fclose(f) == 0 ? 0 : seterr(h, "%s: write failed", path);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static pid_t spawn_relay(harness_t *h, const char *config, const char *log_path)
+{
+	char out_path[600];
+	pid_t parent = getpid(), pid;
+
+	snprintf(out_path, sizeof(out_path), "%s/relay.out", h->dir);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	{
+		int err = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int in = open("/dev/null", O_RDONLY);
+		sigset_t none;
+		char *argv[] = { (char *)g_relay_bin, "-c", (char *)config, NULL };
+
+		/* The relay dies with its test, even when the test is killed by
+		 * its timeout. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (in >= 0)
+			dup2(in, 0);
+		if (out >= 0)
+			dup2(out, 1);
+		if (err >= 0)
+			dup2(err, 2);
+		close_from(3);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+}
+
+int harness_start(harness_t *h)
+{
+	const char *config = harness_path(h, "relay.conf");
+	const char *log_path = harness_log_path(h);
+	int attempt;
+
+	if (h->err[0] != '\0')
+		return -1;
+	if (h->pid > 0)
+		return seterr(h, "relay already running");
+	for (attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+		int64_t deadline = harness_now_ms() + LISTEN_WAIT_MS;
+		int status;
+
+		h->port = free_port();
+		if (h->port <= 0)
+			return seterr(h, "no free port");
+		if (write_config(h, config) < 0)
+			return -1;
+		h->pid = spawn_relay(h, config, log_path);
+		if (h->pid < 0) {
+			h->pid = 0;
+			return seterr(h, "fork: %s", strerror(errno));
+		}
+		for (;;) {
+			if (harness_log_find(h, "\"event\":\"listening\"", NULL))
+				return 0;
+			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+				h->pid = 0;
+				seterr(h, "relay exited (status 0x%x) before listening; see %s",
+				       status, log_path);
+				harness_sleep_ms(200);
+				break;
+			}
+			if (harness_now_ms() > deadline) {
+				kill_relay(h);
+				return seterr(h, "relay not listening after %d ms; see %s",
+					      LISTEN_WAIT_MS, log_path);
+			}
+			harness_sleep_ms(10);
+		}
+	}
+	return -1;
+}
+
+int harness_port(const harness_t *h)
+{
+	return h->port;
+}
+
+pid_t harness_pid(const harness_t *h)
+{
+	return h->pid;
+}
+
+int harness_running(harness_t *h)
+{
+	int status;
+
+	if (h->pid <= 0)
+		return 0;
+	if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+		h->pid = 0;
+		return 0;
+	}
+	return 1;
+}
+
+int harness_signal(harness_t *h, int sig)
+{
+	return h->pid > 0 ? kill(h->pid, sig) : -1;
+}
+
+int harness_wait_exit(harness_t *h, int timeout_ms, int *status)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	int st;
+
+	if (h->pid <= 0)
+		return seterr(h, "relay not running");
+	for (;;) {
+		pid_t r = waitpid(h->pid, &st, WNOHANG);
+
+		if (r == h->pid) {
+			h->pid = 0;
+			if (status != NULL)
+				*status = st;
+			return 0;
+		}
+		if (harness_now_ms() > deadline)
+			return seterr(h, "relay still running after %d ms", timeout_ms);
+		harness_sleep_ms(5);
+	}
+}
+
+int harness_stop(harness_t *h, int *status)
+{
+	if (harness_signal(h, SIGTERM) < 0)
+		return seterr(h, "relay not running");
+	if (harness_wait_exit(h, 15000, status) == 0)
+		return 0;
+	kill_relay(h);
+	return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The relay log: one JSON object per line. */
+
+static int log_scan(harness_t *h, va_list ap, int count_all)
+{
+	const char *subs[16];
+	char path[600];
+	int nsubs = 0, count = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	while (nsubs < 16 && (subs[nsubs] = va_arg(ap, const char *)) != NULL)
+		nsubs++;
+	snprintf(path, sizeof(path), "%s/relay.log", h->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (getline(&line, &cap, f) >= 0) {
+		int i, all = 1;
+
+		for (i = 0; i < nsubs && all; i++)
+			all = strstr(line, subs[i]) != NULL;
+		if (all) {
+			count++;
+			if (!count_all)
+				break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return count;
+}
+
+int harness_log_find(harness_t *h, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, h);
+	r = log_scan(h, ap, 0);
+	va_end(ap);
+	return r > 0;
+}
+
+int harness_log_count(harness_t *h, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, h);
+	r = log_scan(h, ap, 1);
+	va_end(ap);
+	return r;
+}
+
+int harness_log_wait(harness_t *h, int timeout_ms, ...)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+
+	for (;;) {
+		va_list ap;
+		int r;
+
+		va_start(ap, timeout_ms);
+		r = log_scan(h, ap, 0);
+		va_end(ap);
+		if (r > 0)
+			return 1;
+		if (harness_now_ms() > deadline)
+			return 0;
+		harness_sleep_ms(10);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+
+void harness_client_opts(harness_t *h, tclient_opts_t *o, const char *practice,
+			 const char *endpoint)
+{
+	tclient_opts_init(o);
+	o->port = h->port;
+	o->ca_file = harness_path(h, "pki/ca.crt");
+	if (practice != NULL && endpoint != NULL) {
+		o->cert_file = harness_cert(h, practice, endpoint);
+		o->key_file = harness_key(h, practice, endpoint);
+	}
+}
+
+tclient_t *harness_endpoint(harness_t *h, const char *practice, const char *endpoint, int *rc)
+{
+	tclient_opts_t o;
+	tclient_t *c;
+	int r;
+
+	harness_client_opts(h, &o, practice, endpoint);
+	c = tclient_new(&o);
+	if (c == NULL) {
+		*rc = TCLIENT_ENOMEM;
+		return NULL;
+	}
+	r = tclient_connect(c);
+	if (r == 0)
+		r = tclient_hello(c, "", NULL);
+	*rc = r;
+	return c;
+}
+
+/* ---------------------------------------------------------------------- */
+/* splitmix64: uniform bytes, cheap, reproducible from the tag alone. */
+
+static uint64_t mix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void harness_payload(uint8_t *p, size_t n, uint64_t tag)
+{
+	uint64_t s = tag * 0x2545f4914f6cdd1dull + n;
+	size_t i;
+
+	for (i = 0; i < n; i += 8) {
+		uint64_t v = mix(&s);
+		size_t k;
+
+		for (k = 0; k < 8 && i + k < n; k++)
+			p[i + k] = (uint8_t)(v >> (8 * k));
+	}
+}
+
+int harness_payload_ok(const uint8_t *p, size_t n, uint64_t tag)
+{
+	uint8_t *want = malloc(n ? n : 1);
+	int ok;
+
+	if (want == NULL)
+		return 0;
+	harness_payload(want, n, tag);
+	ok = memcmp(want, p, n) == 0;
+	free(want);
+	return ok;
+}
