@@ -8,7 +8,7 @@ BUILD ?= build
 SAN ?= 0
 CC ?= cc
 
-PKGS := libuv libwebsockets openssl libprotobuf-c inih
+PKGS := libuv libwebsockets openssl libprotobuf-c inih jansson
 TEST_PKGS := check
 
 Q := $(if $(filter 1,$(V)),,@)
