@@ -21,6 +21,7 @@ static const char *const names[ZK_REASON_COUNT] = {
 	[ZK_ERATELIMIT] = "rate_limited",
 	[ZK_ETEXT] = "text_message",
 	[ZK_ECERTREVOKED] = "cert_revoked",
+	[ZK_ENOTAUTH] = "not_authorized",
 };
 
 const char *zk_err_name(int code)

@@ -27,6 +27,7 @@ typedef enum {
 	ZK_ERATELIMIT = 15,
 	ZK_ETEXT = 16,
 	ZK_ECERTREVOKED = 17,
+	ZK_ENOTAUTH = 18,
 	ZK_REASON_COUNT, /* wire reasons end here; local-only errors follow */
 	ZK_ENOMEM = 100,
 	ZK_EINVAL = 101,

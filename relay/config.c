@@ -30,6 +30,7 @@ typedef struct {
 static const key_spec_t keys[] = {
 	STR("relay", id, relay_id),
 	{ "relay", "listen", KEY_ADDR, 0, 0, 0, 0 },
+	STR("relay", registry_dir, registry_dir),
 	STR("tls", ca_file, ca_file),
 	STR("tls", cert_file, cert_file),
 	STR("tls", key_file, key_file),
@@ -48,6 +49,9 @@ static const key_spec_t keys[] = {
 	U32("timeouts", ping_s, 1, 3600),
 	U32("timeouts", idle_s, 2, 7200),
 	U32("timeouts", drain_s, 0, 600),
+	{ "tokens", "leeway_s", KEY_U32, offsetof(config_t, token_leeway_s), 0, 0, 300 },
+	{ "tokens", "max_lifetime_s", KEY_U32, offsetof(config_t, token_max_lifetime_s), 0, 60, 3600 },
+	{ "tokens", "grace_s", KEY_U32, offsetof(config_t, token_grace_s), 0, 0, 300 },
 	{ "log", "level", KEY_LEVEL, 0, 0, 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -62,6 +66,10 @@ void config_defaults(config_t *cfg)
 	snprintf(cfg->cert_file, sizeof(cfg->cert_file), "build/dev/pki/server.crt");
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "build/dev/pki/server.key");
 	snprintf(cfg->crl_file, sizeof(cfg->crl_file), "build/dev/pki/crl.pem");
+	snprintf(cfg->registry_dir, sizeof(cfg->registry_dir), "build/dev/registry");
+	cfg->token_leeway_s = 30;
+	cfg->token_max_lifetime_s = 3600;
+	cfg->token_grace_s = 10;
 	cfg->max_message_bytes = 65536 + 1024;
 	cfg->max_payload_bytes = WIRE_MAX_PAYLOAD;
 	cfg->max_connections = 10000;

@@ -20,6 +20,11 @@ typedef struct {
 	char cert_file[CONFIG_PATH_MAX];
 	char key_file[CONFIG_PATH_MAX];
 	char crl_file[CONFIG_PATH_MAX];
+	char registry_dir[CONFIG_PATH_MAX];
+
+	uint32_t token_leeway_s;
+	uint32_t token_max_lifetime_s;
+	uint32_t token_grace_s;
 
 	uint32_t max_message_bytes;
 	uint32_t max_payload_bytes;
