@@ -55,7 +55,7 @@ RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
 .PHONY: all check check-unit check-integration check-asan run bench clean deps pki
 
-all: $(BUILD)/zkrelay
+all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token
 
 deps:
 	deploy/install-deps.sh
@@ -87,6 +87,10 @@ $(BUILD)/zkrelay: $(BUILD)/obj/relay/main.o $(BUILD)/librelay.a $(BUILD)/libzkco
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/zkrelay-token: $(BUILD)/obj/client/zkrelay-token.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/unit: $(call obj,$(UNIT_SRC)) $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)mkdir -p $(dir $@)
@@ -106,6 +110,7 @@ check-unit: $(BUILD)/tests/unit
 
 check-integration: $(BUILD)/zkrelay $(BUILD)/tests/integration
 	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) ZK_PKI_SCRIPT=$(abspath deploy/dev-pki.sh) \
+		ZK_REGISTRY_SCRIPT=$(abspath deploy/dev-registry.sh) \
 		$(BUILD)/tests/integration
 
 check: check-unit check-integration
@@ -113,14 +118,20 @@ check: check-unit check-integration
 check-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check
 
-pki: $(BUILD)/dev/pki/ca.crt
+pki: $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 $(BUILD)/dev/pki/ca.crt: deploy/dev-pki.sh
 	$(Q)deploy/dev-pki.sh $(BUILD)/dev/pki
 
-run: $(BUILD)/zkrelay $(BUILD)/dev/pki/ca.crt
+# The sample registry: one JSON file per demo practice, with its token key
+# (the private half stays in the PKI directory, as it would on the
+# data-safe) and its data-safes' SPKI pins.
+$(BUILD)/dev/registry/.made: $(BUILD)/dev/pki/ca.crt deploy/dev-registry.sh
+	$(Q)deploy/dev-registry.sh $(BUILD)/dev/pki $(BUILD)/dev/registry && touch $@
+
+run: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)exec $(BUILD)/zkrelay
 
-bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt
+bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)$(BUILD)/zkrelay-bench --relay $(BUILD)/zkrelay --pki $(BUILD)/dev/pki
 
 clean:

@@ -1,6 +1,8 @@
 #include "conn.h"
 
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +119,7 @@ void conn_destroy(conn_t *c)
 	slab_remove(&r->slab, c->ref);
 	free(c->waiters);
 	free(c->rx);
+	conn_set_token(c, NULL);
 	free(c);
 	relay_maybe_finish(r);
 }
@@ -142,7 +145,7 @@ int conn_on_filter_protocol(conn_t *c)
 	}
 	cert = SSL_get0_peer_certificate(lws_get_ssl(c->wsi));
 	if (!cert || SSL_get_verify_result(lws_get_ssl(c->wsi)) != X509_V_OK ||
-	    ident_from_cert(cert, &c->ident)) {
+	    ident_from_cert(cert, &c->ident) || registry_spki_sha256(cert, c->spki)) {
 		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "identity");
 		return -1;
 	}
@@ -198,8 +201,38 @@ void conn_on_closed(conn_t *c)
 	deliver_forget_sender(c);
 }
 
+void conn_set_token(conn_t *c, token_claims_t *t)
+{
+	if (c->token) {
+		OPENSSL_cleanse(c->token, sizeof(*c->token));
+		free(c->token);
+	}
+	c->token = t;
+	c->expired_at = 0;
+}
+
+int conn_token_expired(const conn_t *c, int64_t now)
+{
+	return c->token && c->token->exp + c->relay->rules.leeway_s <= now;
+}
+
+/* An expired token stops routing at once (deliver_data checks it on every
+ * frame); without a refresh the connection is closed after grace_s. */
+static void expiry_tick(conn_t *c, int64_t now)
+{
+	if (!conn_token_expired(c, now))
+		return;
+	if (!c->expired_at) {
+		c->expired_at = now;
+		zlog(ZLOG_INFO, "token_expired", "s", "endpoint", c->ident.addr);
+	} else if (now - c->expired_at >= (int64_t)c->relay->cfg.token_grace_s) {
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_ETOKENEXPIRED);
+	}
+}
+
 void conn_tick(relay_t *r, uint64_t now_ms)
 {
+	int64_t now = (int64_t)time(NULL);
 	const uint64_t tls_ms = (uint64_t)r->cfg.tls_handshake_s * 1000;
 	const uint64_t up_ms = (uint64_t)r->cfg.upgrade_s * 1000;
 
@@ -215,6 +248,7 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 				c->state = CONN_CLOSING;
 			}
 		} else if (c->state == CONN_OPEN) {
+			expiry_tick(c, now);
 			/* Safety net for listener_kick(): records read ahead
 			 * behind one that gave libwebsockets no payload (a frame
 			 * header alone) produce no callback that would kick. */

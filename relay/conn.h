@@ -14,6 +14,7 @@
 #include "ident.h"
 #include "queue.h"
 #include "relay.h"
+#include "token.h"
 
 struct lws;
 
@@ -41,7 +42,10 @@ struct conn {
 
 	int have_ident;
 	ident_t ident;
+	uint8_t spki[32];       /* SHA-256 of the certificate's SPKI (token cnf) */
 	int hello_done;
+	token_claims_t *token;  /* current access token, NULL if none */
+	int64_t expired_at;     /* wall time routing stopped on expiry, 0 if not */
 
 	queue_t q;
 	queue_block_t *inflight; /* last message written, until fully sent */
@@ -82,6 +86,10 @@ void conn_on_closed(conn_t *c);
 /* Ends the connection in order: what is queued goes first, then a Close
  * frame with reason, then the WebSocket close with ws_code. */
 void conn_close(conn_t *c, int ws_code, int reason);
+/* Replaces the connection's token (NULL: none); the old one is wiped. */
+void conn_set_token(conn_t *c, token_claims_t *t);
+/* 1 if the connection's token has expired (leeway included) at now. */
+int conn_token_expired(const conn_t *c, int64_t now);
 /* Drops the connection without a close handshake (timeouts, drain
  * deadline); safe to call from outside libwebsockets callbacks. */
 void conn_kill(conn_t *c);

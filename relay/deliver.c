@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "zkerr.h"
@@ -193,9 +194,10 @@ static void remember_write(conn_t *client, conn_ref_t safe)
 		client->nwrote++;
 }
 
-/* The routing rule until access tokens decide it: a client may write to a
- * data-safe of its own practice; a data-safe may answer a client that has
- * written to it. Every other case is the same no_route. */
+/* The routing rule: a connection may write to the data-safes its token
+ * names; a data-safe may answer a connection that wrote to it under a
+ * valid token. Every other case, unknown, offline or not permitted, is
+ * the same no_route. */
 static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
 {
 	size_t plen;
@@ -206,11 +208,11 @@ static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
 	d = route_get(&src->relay->routes, dst->p, dst->len);
 	if (!d || d->state != CONN_OPEN || !d->hello_done)
 		return NULL;
-	if (src->ident.role == WIRE_ROLE_CLIENT)
-		return d->ident.role == WIRE_ROLE_SAFE &&
-		       strcmp(d->ident.practice, src->ident.practice) == 0 ? d : NULL;
+	if (src->token && token_allows(src->token, dst->p, dst->len))
+		return d->ident.role == WIRE_ROLE_SAFE ? d : NULL;
 	if (src->ident.role == WIRE_ROLE_SAFE)
-		return d->ident.role == WIRE_ROLE_CLIENT && client_wrote_to(d, src->ref) ? d : NULL;
+		return client_wrote_to(d, src->ref) &&
+		       !conn_token_expired(d, (int64_t)time(NULL)) ? d : NULL;
 	return NULL;
 }
 
@@ -226,6 +228,10 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 
 	if (r->draining) {
 		reason = ZK_EGOINGAWAY;
+		goto nack;
+	}
+	if (conn_token_expired(src, (int64_t)time(NULL))) {
+		reason = ZK_ETOKENEXPIRED;
 		goto nack;
 	}
 	if (f->u.data.payload.len > config_payload_limit(cfg)) {
@@ -251,7 +257,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 		reason = ZK_EBUSY;
 		goto nack;
 	}
-	if (src->ident.role == WIRE_ROLE_CLIENT)
+	if (src->token)
 		remember_write(src, d->ref);
 	if (d->q.bytes > cfg->queue_high_water)
 		pause_sender(d, src);

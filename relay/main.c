@@ -102,29 +102,71 @@ void relay_begin_drain(relay_t *r)
 	relay_maybe_finish(r);
 }
 
-/* SIGHUP: new CA, CRL and server certificate for every handshake from
- * now on, and every open connection whose certificate no longer verifies
- * (revoked, or its CA removed) is closed. On any error nothing changes. */
+/* A data-safe needs its registry entry; a token its key, its practice
+ * active and its jti not revoked. */
+static int still_admitted(const relay_t *r, const conn_t *c)
+{
+	const registry_practice_t *p;
+	if (c->token && !token_still_valid(r->registry, c->token))
+		return 0;
+	if (c->ident.role != WIRE_ROLE_SAFE)
+		return 1;
+	p = registry_find(r->registry, c->ident.practice, strlen(c->ident.practice));
+	return p && registry_practice_active(p) &&
+	       registry_safe_ok(p, c->ident.endpoint, strlen(c->ident.endpoint), c->spki);
+}
+
+static void cut(conn_t *c, int reason)
+{
+	zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->ident.addr,
+	     "reason", zk_err_name(reason));
+	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+}
+
+unsigned relay_recheck_access(relay_t *r)
+{
+	unsigned n = 0;
+	for (conn_t *c = r->conns; c; c = c->next) {
+		if (c->state != CONN_OPEN)
+			continue;
+		if (!tls_peer_still_valid(r->ssl_ctx, lws_get_ssl(c->wsi))) {
+			cut(c, ZK_ECERTREVOKED);
+			n++;
+		} else if (c->hello_done && !still_admitted(r, c)) {
+			cut(c, ZK_ENOTAUTH);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* SIGHUP: CA, CRL and server certificate for every handshake from now on,
+ * and the registry, each loaded whole before it replaces the old one (on
+ * any error the old one stays and the log says why). Then every open
+ * connection they no longer admit is closed. */
 static void reload(relay_t *r)
 {
 	const config_t *cfg = &r->cfg;
+	registry_t *reg = NULL;
 	char err[512];
-	unsigned cut = 0;
+	int ok = 1;
 
 	if (!r->ssl_ctx || tls_reload(r->ssl_ctx, cfg->ca_file, cfg->cert_file, cfg->key_file,
 				      cfg->crl_file, err, sizeof(err))) {
-		zlog(ZLOG_ERROR, "reload_failed", "s", "error", r->ssl_ctx ? err : "no TLS context");
-		return;
+		zlog(ZLOG_ERROR, "reload_failed", "ss", "what", "tls", "error",
+		     r->ssl_ctx ? err : "no TLS context");
+		ok = 0;
 	}
-	for (conn_t *c = r->conns; c; c = c->next) {
-		if (c->state != CONN_OPEN || tls_peer_still_valid(r->ssl_ctx, lws_get_ssl(c->wsi)))
-			continue;
-		zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->ident.addr,
-		     "reason", "cert_revoked");
-		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_ECERTREVOKED);
-		cut++;
+	if (registry_load(cfg->registry_dir, &reg, err, sizeof(err))) {
+		zlog(ZLOG_ERROR, "reload_failed", "ss", "what", "registry", "error", err);
+		ok = 0;
+	} else {
+		registry_free(r->registry);
+		r->registry = reg;
 	}
-	zlog(ZLOG_INFO, "reloaded", "u", "connections_cut", (unsigned long long)cut);
+	unsigned n = relay_recheck_access(r);
+	zlog(ok ? ZLOG_INFO : ZLOG_WARN, ok ? "reloaded" : "reload_incomplete", "u",
+	     "connections_cut", (unsigned long long)n);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -155,6 +197,11 @@ static int start_handles(relay_t *r)
 
 static int relay_init(relay_t *r, char *err, size_t errlen)
 {
+	r->rules.relay_id = r->cfg.relay_id;
+	r->rules.leeway_s = r->cfg.token_leeway_s;
+	r->rules.max_lifetime_s = r->cfg.token_max_lifetime_s;
+	if (registry_load(r->cfg.registry_dir, &r->registry, err, errlen))
+		return -ZK_ECONFIG;
 	if (route_init(&r->routes, 1024) || conn_slab_init(&r->slab) ||
 	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip)) {
 		snprintf(err, errlen, "out of memory");
@@ -166,6 +213,8 @@ static int relay_init(relay_t *r, char *err, size_t errlen)
 
 static void relay_free(relay_t *r)
 {
+	registry_free(r->registry);
+	r->registry = NULL;
 	route_free(&r->routes);
 	conn_slab_free(&r->slab);
 	iplimit_free(&r->ips);
@@ -252,7 +301,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("zkrelay: configuration OK\n");
+		registry_t *reg;
+		if (registry_load(r.cfg.registry_dir, &reg, err, sizeof(err))) {
+			fprintf(stderr, "zkrelay: registry: %s\n", err);
+			return 1;
+		}
+		printf("zkrelay: configuration OK (%zu practices in the registry)\n",
+		       registry_count(reg));
+		registry_free(reg);
 		return 0;
 	}
 	return run(&r);

@@ -9,7 +9,9 @@
 #include "config.h"
 #include "iplimit.h"
 #include "queue.h"
+#include "registry.h"
 #include "route.h"
+#include "token.h"
 
 struct lws_context;
 struct lws_vhost;
@@ -33,6 +35,8 @@ typedef struct relay {
 	struct lws_vhost *vhost;
 	void *ssl_ctx;          /* the vhost's SSL_CTX, for reloads */
 
+	registry_t *registry;   /* swapped whole on SIGHUP */
+	token_rules_t rules;
 	route_table_t routes;   /* address -> conn_t * (after hello) */
 	conn_slab_t slab;       /* conn_ref_t -> conn_t * */
 	iplimit_t ips;
@@ -70,6 +74,9 @@ void listener_kick(conn_t *c);
 /* Takes c off that list (it is going away). */
 void listener_unkick(conn_t *c);
 
+/* Re-checks every open connection against the current registry and cuts
+ * those it no longer admits (main.c, after a reload). */
+unsigned relay_recheck_access(relay_t *r);
 /* relay lifecycle (main.c) */
 void relay_begin_drain(relay_t *r);
 void relay_maybe_finish(relay_t *r);

@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "deliver.h"
@@ -11,14 +12,53 @@
 
 typedef int (*frame_fn)(conn_t *c, const wire_frame_t *f);
 
+/* A data-safe is admitted by its certificate and its registry entry
+ * (practice active, endpoint registered, SPKI pin equal). */
+static int safe_admitted(const relay_t *r, const conn_t *c)
+{
+	const registry_practice_t *p;
+	if (c->ident.role != WIRE_ROLE_SAFE)
+		return 0;
+	p = registry_find(r->registry, c->ident.practice, strlen(c->ident.practice));
+	return p && registry_practice_active(p) &&
+	       registry_safe_ok(p, c->ident.endpoint, strlen(c->ident.endpoint), c->spki);
+}
+
+/* Checks the token of a hello or refresh and makes it the connection's.
+ * A client needs one; a data-safe may bring one (from another practice,
+ * to reach that practice's data-safe). */
+static int take_token(conn_t *c, const wire_slice_t *tok)
+{
+	relay_t *r = c->relay;
+	token_claims_t *t;
+
+	if (tok->len == 0)
+		return c->ident.role == WIRE_ROLE_SAFE ? 0 : -ZK_ETOKEN;
+	t = malloc(sizeof(*t));
+	if (!t)
+		return -ZK_ENOMEM;
+	if (token_verify(r->registry, &r->rules, &c->ident, c->spki, tok->p, tok->len,
+			 (int64_t)time(NULL), t)) {
+		free(t);
+		return -ZK_ETOKEN;
+	}
+	conn_set_token(c, t);
+	return 0;
+}
+
 static int on_hello(conn_t *c, const wire_frame_t *f)
 {
 	relay_t *r = c->relay;
 	void *old = NULL;
+	int rc;
 
 	if (c->hello_done)
 		return -ZK_EPROTO;
-	/* Token checks slot in here; until then the certificate decides. */
+	if (c->ident.role == WIRE_ROLE_SAFE && !safe_admitted(r, c))
+		return -ZK_ENOTAUTH;
+	rc = take_token(c, &f->u.hello.token);
+	if (rc)
+		return rc;
 	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
 		return -ZK_ENOMEM;
 	c->hello_done = 1;
@@ -34,9 +74,13 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 
 static int on_refresh(conn_t *c, const wire_frame_t *f)
 {
+	int rc;
 	if (!c->hello_done)
 		return -ZK_EHELLO;
-	return deliver_ack(c, 0);
+	if (f->u.hello.token.len == 0)
+		return -ZK_ETOKEN;
+	rc = take_token(c, &f->u.hello.token);
+	return rc ? rc : deliver_ack(c, 0);
 }
 
 static int on_data(conn_t *c, const wire_frame_t *f)

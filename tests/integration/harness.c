@@ -1,6 +1,10 @@
 /* The integration-test harness. See harness.h. */
 #include "harness.h"
 
+#include <time.h>
+
+#include "tokenmint.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +50,7 @@ static char g_base[256];
 static char g_cache[300];
 static const char *g_relay_bin;
 static const char *g_pki_script;
+static const char *g_registry_script;
 static int g_next_id;
 
 static harness_t *g_live[MAX_LIVE];
@@ -129,6 +134,60 @@ const char *harness_cert(harness_t *h, const char *practice, const char *endpoin
 const char *harness_key(harness_t *h, const char *practice, const char *endpoint)
 {
 	return harness_path(h, "pki/%s/%s.key", practice, endpoint);
+}
+
+static int run_cmd(char *const argv[], const char *log_path, int wait_ms);
+
+const char *harness_token_with(harness_t *h, const char *holder_practice, const char *endpoint,
+			       const char *iss, const char *dst, int64_t iat, int64_t exp,
+			       const char *jti)
+{
+	char sub[160], *tok = NULL;
+	const char *dsts[1] = { dst };
+	tokenmint_t t = { .iss = iss, .kid = "k1", .sub = sub, .aud = "zkrelay-dev",
+			  .jti = jti, .iat = iat, .nbf = iat, .exp = exp, .dst = dsts,
+			  .ndst = 1 };
+	paseto_sk_t *sk = NULL;
+
+	snprintf(sub, sizeof(sub), "%s/%s", holder_practice, endpoint);
+	if (tokenmint_cert_cnf(harness_cert(h, holder_practice, endpoint), t.cnf) ||
+	    tokenmint_load_key(harness_path(h, "pki/%s/token-k1.key", iss), &sk) ||
+	    tokenmint(sk, &t, &tok))
+		tok = NULL;
+	paseto_sk_free(&sk);
+	return keep_str(h, tok);
+}
+
+const char *harness_token(harness_t *h, const char *practice, const char *endpoint)
+{
+	static unsigned serial;
+	char jti[64], dst[160];
+	int64_t now = (int64_t)time(NULL);
+
+	/* The demo PKI names its data-safes safe-N: they need no token. */
+	if (strncmp(endpoint, "safe", 4) == 0)
+		return "";
+	snprintf(jti, sizeof(jti), "t-%d-%u", (int)getpid(), ++serial);
+	snprintf(dst, sizeof(dst), "%s/safe-1", practice);
+	return harness_token_with(h, practice, endpoint, practice, dst, now, now + 3600, jti);
+}
+
+int harness_registry(harness_t *h)
+{
+	char *argv[4], pki[600], reg[600], log_path[600];
+	int r;
+
+	snprintf(pki, sizeof(pki), "%s/pki", h->dir);
+	snprintf(reg, sizeof(reg), "%s/pki/registry", h->dir);
+	snprintf(log_path, sizeof(log_path), "%s/registry.log", h->dir);
+	argv[0] = (char *)g_registry_script;
+	argv[1] = pki;
+	argv[2] = reg;
+	argv[3] = NULL;
+	r = run_cmd(argv, log_path, PKI_WAIT_MS);
+	if (r != 0)
+		seterr(h, "registry script failed (status %d); see %s", r, log_path);
+	return r;
 }
 
 const char *harness_log_path(harness_t *h)
@@ -223,9 +282,11 @@ int harness_global_init(void)
 
 	g_relay_bin = getenv("ZKRELAY_BIN");
 	g_pki_script = getenv("ZK_PKI_SCRIPT");
+	g_registry_script = getenv("ZK_REGISTRY_SCRIPT");
 	if (g_relay_bin == NULL || g_pki_script == NULL || g_relay_bin[0] != '/' ||
-	    g_pki_script[0] != '/') {
-		fprintf(stderr, "integration tests need ZKRELAY_BIN and ZK_PKI_SCRIPT "
+	    g_pki_script[0] != '/' || g_registry_script == NULL || g_registry_script[0] != '/') {
+		fprintf(stderr, "integration tests need ZKRELAY_BIN, ZK_PKI_SCRIPT and "
+				"ZK_REGISTRY_SCRIPT "
 				"(absolute paths); run them with 'make check-integration'\n");
 		return -1;
 	}
@@ -255,6 +316,20 @@ int harness_global_init(void)
 		fprintf(stderr, "%s %s failed (status %d); see %s\n", g_pki_script, g_cache, r,
 			log_path);
 		return -1;
+	}
+	{
+		char reg[400], *rargv[4];
+		snprintf(reg, sizeof(reg), "%s/registry", g_cache);
+		rargv[0] = (char *)g_registry_script;
+		rargv[1] = g_cache;
+		rargv[2] = reg;
+		rargv[3] = NULL;
+		r = run_cmd(rargv, log_path, PKI_WAIT_MS);
+		if (r != 0) {
+			fprintf(stderr, "%s failed (status %d); see %s\n", g_registry_script, r,
+				log_path);
+			return -1;
+		}
 	}
 	fprintf(stderr, "dev PKI generated in %lld ms\n", (long long)(harness_now_ms() - t0));
 	return 0;
@@ -488,10 +563,11 @@ static const setting_t *find_set(const harness_t *h, const char *section, const 
 static int write_config(harness_t *h, const char *path)
 {
 	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "log" };
-	char listen[64], ca[600], crt[600], key[600], crl[600];
+	char listen[64], ca[600], crt[600], key[600], crl[600], reg[600];
 	const char *defaults[][3] = {
 		{ "relay", "id", "zkrelay-dev" },
 		{ "relay", "listen", listen },
+		{ "relay", "registry_dir", reg },
 		{ "tls", "ca_file", ca },
 		{ "tls", "cert_file", crt },
 		{ "tls", "key_file", key },
@@ -506,6 +582,7 @@ static int write_config(harness_t *h, const char *path)
 	snprintf(crt, sizeof(crt), "%s/pki/server.crt", h->dir);
 	snprintf(key, sizeof(key), "%s/pki/server.key", h->dir);
 	snprintf(crl, sizeof(crl), "%s/pki/crl.pem", h->dir);
+	snprintf(reg, sizeof(reg), "%s/pki/registry", h->dir);
 	f = fopen(path, "w");
 	if (f == NULL)
 		return seterr(h, "%s: %s", path, strerror(errno));
@@ -779,7 +856,7 @@ tclient_t *harness_endpoint(harness_t *h, const char *practice, const char *endp
 	}
 	r = tclient_connect(c);
 	if (r == 0)
-		r = tclient_hello(c, "", NULL);
+		r = tclient_hello(c, harness_token(h, practice, endpoint), NULL);
 	*rc = r;
 	return c;
 }

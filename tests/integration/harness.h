@@ -88,7 +88,19 @@ const char *harness_log_path(harness_t *h);
  * (practice or endpoint NULL: no client certificate). */
 void harness_client_opts(harness_t *h, tclient_opts_t *o, const char *practice,
 			 const char *endpoint);
-/* Connects as the endpoint and says hello (empty token). Always returns a
+/* An access token for a demo client (practice/endpoint), issued by its own
+ * practice for <practice>/safe-1, valid for an hour; "" for a data-safe
+ * (safe-N), which needs none. Owned by h. */
+const char *harness_token(harness_t *h, const char *practice, const char *endpoint);
+/* Any token: holder's certificate practice/endpoint, issuing practice iss
+ * (its pki/<iss>/token-k1.key), one destination, times in Unix seconds.
+ * NULL-safe: "" if it cannot be made. Owned by h. */
+const char *harness_token_with(harness_t *h, const char *holder_practice, const char *endpoint,
+			       const char *iss, const char *dst, int64_t iat, int64_t exp,
+			       const char *jti);
+/* Rebuilds pki/registry from the PKI (after issuing data-safe certs). */
+int harness_registry(harness_t *h);
+/* Connects as the endpoint and says hello (with harness_token()). Always returns a
  * client (NULL only when out of memory); *rc is 0 once Welcome arrived,
  * else the tclient error (see tclient_error()). */
 tclient_t *harness_endpoint(harness_t *h, const char *practice, const char *endpoint, int *rc);

@@ -17,6 +17,9 @@ Suite *route_suite(void);
 Suite *delivery_suite(void);
 Suite *lifecycle_suite(void);
 Suite *limits_suite(void);
+Suite *timeouts_suite(void);
+Suite *caps_suite(void);
+Suite *reload_suite(void);
 
 /* Frame and reason constants, shortened. */
 #define F_WELCOME ZKRELAY__V1__FRAME__BODY_WELCOME

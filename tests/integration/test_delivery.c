@@ -60,7 +60,7 @@ static tclient_t *endpoint_with(harness_t *h, const char *practice, const char *
 	ck_assert_ptr_nonnull(c);
 	rc = tclient_connect(c);
 	if (rc == 0)
-		rc = tclient_hello(c, "", NULL);
+		rc = tclient_hello(c, harness_token(h, practice, endpoint), NULL);
 	ck_assert_msg(rc == 0, "%s/%s: %d (%s)", practice, endpoint, rc, tclient_error(c));
 	return c;
 }

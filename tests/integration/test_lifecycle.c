@@ -43,7 +43,7 @@ static tclient_t *slow_safe(harness_t *h)
 	ck_assert_ptr_nonnull(c);
 	rc = tclient_connect(c);
 	if (rc == 0)
-		rc = tclient_hello(c, "", NULL);
+		rc = tclient_hello(c, harness_token(h, "practice-a", "safe-1"), NULL);
 	ck_assert_msg(rc == 0, "safe: %d (%s)", rc, tclient_error(c));
 	return c;
 }
@@ -102,7 +102,7 @@ START_TEST(test_sigterm_drain)
 	ck_assert_ptr_nonnull(late);
 	rc = tclient_connect(late);
 	if (rc == 0)
-		rc = tclient_hello(late, "", NULL);
+		rc = tclient_hello(late, harness_token(h, "practice-b", "client-1"), NULL);
 	ck_assert_msg(rc != 0, "a connection was accepted after SIGTERM");
 	tclient_free(late);
 

@@ -21,6 +21,9 @@ int main(void)
 	srunner_add_suite(sr, delivery_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_add_suite(sr, limits_suite());
+	srunner_add_suite(sr, timeouts_suite());
+	srunner_add_suite(sr, caps_suite());
+	srunner_add_suite(sr, reload_suite());
 	/* Every test forks: a relay and its clients never outlive the test
 	 * that started them, and one test's crash cannot hide another's. */
 	srunner_set_fork_status(sr, CK_FORK);

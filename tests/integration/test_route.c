@@ -31,7 +31,7 @@ static void expect_welcome(harness_t *h, const char *practice, const char *endpo
 	ck_assert_ptr_nonnull(c);
 	rc = tclient_connect(c);
 	ck_assert_msg(rc == 0, "%s/%s: %d (%s)", practice, endpoint, rc, tclient_error(c));
-	rc = tclient_hello(c, "", &w);
+	rc = tclient_hello(c, harness_token(h, practice, endpoint), &w);
 	ck_assert_msg(rc == 0, "%s/%s hello: %d (%s)", practice, endpoint, rc, tclient_error(c));
 	ck_assert_str_eq(w->practice_id, practice);
 	ck_assert_str_eq(w->endpoint_id, endpoint);

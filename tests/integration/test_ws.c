@@ -96,7 +96,7 @@ START_TEST(test_no_extensions)
 	ck_assert_int_eq(tclient_http_status(c), 101);
 	ck_assert_msg(tclient_response_header(c, "Sec-WebSocket-Extensions") == NULL,
 		      "extension accepted: %s", tclient_response_header(c, "Sec-WebSocket-Extensions"));
-	rc = tclient_hello(c, "", NULL);
+	rc = tclient_hello(c, harness_token(h, "practice-a", "client-1"), NULL);
 	ck_assert_msg(rc == 0, "hello: %d (%s)", rc, tclient_error(c));
 	/* Uncompressed frames flow both ways. */
 	SEND(c, SAFE_A, 1, 1, 1000, TAG(1, 1, 0));

@@ -5,11 +5,14 @@
 
 #include <check.h>
 
+Suite *b64url_suite(void);
 Suite *buf_suite(void);
 Suite *config_suite(void);
 Suite *ident_suite(void);
 Suite *iplimit_suite(void);
+Suite *paseto_suite(void);
 Suite *queue_suite(void);
+Suite *registry_suite(void);
 Suite *route_suite(void);
 Suite *wire_suite(void);
 Suite *zkerr_suite(void);

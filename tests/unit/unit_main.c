@@ -8,11 +8,14 @@
 
 /* One line per suite; add new suites here and in suites.h. */
 static Suite *(*const suites[])(void) = {
+	b64url_suite,
 	buf_suite,
 	config_suite,
 	ident_suite,
 	iplimit_suite,
+	paseto_suite,
 	queue_suite,
+	registry_suite,
 	route_suite,
 	wire_suite,
 	zkerr_suite,

@@ -1,0 +1,218 @@
+#include "token.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "b64url.h"
+#include "paseto.h"
+#include "zkerr.h"
+
+#define FOOTER_MAX 256
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int token_parse_time(const char *s, int64_t *out)
+{
+	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+	const char *p = s + 19;
+	struct tm tm;
+
+	if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
+	    s[7] != '-' || digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
+	    digits(s + 17, 2, &sec))
+		return -ZK_EMALFORMED;
+	if (*p == '.') {
+		const char *q = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == q)
+			return -ZK_EMALFORMED;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+			return -ZK_EMALFORMED;
+		p += 6;
+	} else {
+		return -ZK_EMALFORMED;
+	}
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		return -ZK_EMALFORMED;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	*out = (int64_t)timegm(&tm) - sign * (int64_t)(oh * 3600 + om * 60);
+	return 0;
+}
+
+/* Copies a JSON string member of exactly the allowed shape into buf. */
+static int get_str(json_t *obj, const char *key, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n >= cap || strlen(s) != n)
+		return -1;
+	memcpy(buf, s, n + 1);
+	return 0;
+}
+
+static int get_time(json_t *obj, const char *key, int64_t *out)
+{
+	char buf[64];
+	return get_str(obj, key, buf, sizeof(buf)) || token_parse_time(buf, out) ? -1 : 0;
+}
+
+/* The footer names the issuer and key; it is read before verification to
+ * pick the key, and trusted only after the signature (which covers it)
+ * has been checked. */
+static int read_footer(const uint8_t *tok, size_t len, char *iss, char *kid)
+{
+	uint8_t raw[FOOTER_MAX];
+	size_t n;
+	json_t *j;
+	int rc = -1;
+
+	if (paseto_v4_footer((const char *)tok, len, raw, sizeof(raw), &n))
+		return -1;
+	j = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
+	if (j && json_object_size(j) == 2 && !get_str(j, "iss", iss, WIRE_MAX_ID + 1) &&
+	    !get_str(j, "kid", kid, WIRE_MAX_ID + 1) && ident_id_ok(iss, strlen(iss)))
+		rc = 0;
+	json_decref(j);
+	return rc;
+}
+
+static int read_dst(json_t *claims, const char *iss, token_claims_t *t)
+{
+	json_t *arr = json_object_get(claims, "dst"), *v;
+	size_t i, plen;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > TOKEN_MAX_DST)
+		return -1;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		if (!s || n > WIRE_MAX_ADDR || strlen(s) != n ||
+		    !ident_addr_ok((const uint8_t *)s, n, &plen))
+			return -1;
+		/* A practice grants access to its own data-safes only. */
+		if (plen != strlen(iss) || memcmp(s, iss, plen))
+			return -1;
+		memcpy(t->dst[i], s, n + 1);
+	}
+	t->ndst = (uint8_t)json_array_size(arr);
+	return 0;
+}
+
+static int read_claims(const uint8_t *msg, size_t n, const token_rules_t *rules,
+		       const ident_t *who, const uint8_t cnf[32], int64_t now, token_claims_t *t)
+{
+	static const char *const known[] = { "iss", "sub", "aud", "iat", "nbf", "exp",
+					     "jti", "cnf", "dst" };
+	char iss[WIRE_MAX_ID + 1], sub[WIRE_MAX_ADDR + 1], aud[WIRE_MAX_ID + 1], c64[64];
+	uint8_t c[32];
+	size_t clen;
+	json_t *j = json_loadb((const char *)msg, n, JSON_REJECT_DUPLICATES, NULL);
+	int rc = -1;
+
+	if (!json_is_object(j) || json_object_size(j) != sizeof(known) / sizeof(known[0]))
+		goto out; /* every claim present, nothing else */
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!json_object_get(j, known[i]))
+			goto out;
+	if (get_str(j, "iss", iss, sizeof(iss)) || strcmp(iss, t->iss) ||
+	    get_str(j, "sub", sub, sizeof(sub)) || strcmp(sub, who->addr) ||
+	    get_str(j, "aud", aud, sizeof(aud)) || strcmp(aud, rules->relay_id) ||
+	    get_str(j, "jti", t->jti, sizeof(t->jti)) ||
+	    get_time(j, "iat", &t->iat) || get_time(j, "nbf", &t->nbf) ||
+	    get_time(j, "exp", &t->exp) || get_str(j, "cnf", c64, sizeof(c64)) ||
+	    b64url_decode(c64, strlen(c64), c, sizeof(c), &clen) || clen != 32 ||
+	    CRYPTO_memcmp(c, cnf, 32) || read_dst(j, iss, t))
+		goto out;
+	if (t->nbf > now + rules->leeway_s || t->iat > now + rules->leeway_s ||
+	    t->exp + rules->leeway_s <= now || t->exp <= t->iat || t->nbf > t->exp ||
+	    t->exp - t->iat > rules->max_lifetime_s)
+		goto out;
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+int token_verify(const registry_t *reg, const token_rules_t *rules, const ident_t *who,
+		 const uint8_t cnf[32], const uint8_t *tok, size_t len, int64_t now,
+		 token_claims_t *out)
+{
+	const registry_practice_t *p;
+	const uint8_t *raw;
+	paseto_pk_t *pk = NULL;
+	uint8_t *msg = NULL, *footer = NULL;
+	size_t mlen, flen;
+	token_claims_t t;
+	int rc = -ZK_ETOKEN;
+
+	memset(&t, 0, sizeof(t));
+	if (!reg || len == 0 || read_footer(tok, len, t.iss, t.kid))
+		goto out;
+	p = registry_find(reg, t.iss, strlen(t.iss));
+	if (!p || !registry_practice_active(p))
+		goto out;
+	raw = registry_token_key(p, t.kid, strlen(t.kid));
+	if (!raw || paseto_pk_from_raw(raw, 32, &pk))
+		goto out;
+	if (paseto_v4_verify(pk, (const char *)tok, len, NULL, 0, &msg, &mlen, &footer, &flen))
+		goto out;
+	if (read_claims(msg, mlen, rules, who, cnf, now, &t) ||
+	    registry_jti_revoked(p, t.jti, strlen(t.jti)))
+		goto out;
+	*out = t;
+	rc = 0;
+out:
+	paseto_pk_free(&pk);
+	free(msg);
+	free(footer);
+	OPENSSL_cleanse(&t, sizeof(t));
+	return rc;
+}
+
+int token_still_valid(const registry_t *reg, const token_claims_t *t)
+{
+	const registry_practice_t *p = registry_find(reg, t->iss, strlen(t->iss));
+	return p && registry_practice_active(p) && registry_token_key(p, t->kid, strlen(t->kid)) &&
+	       !registry_jti_revoked(p, t->jti, strlen(t->jti));
+}
+
+int token_allows(const token_claims_t *t, const uint8_t *addr, size_t len)
+{
+	for (uint8_t i = 0; i < t->ndst; i++)
+		if (strlen(t->dst[i]) == len && memcmp(t->dst[i], addr, len) == 0)
+			return 1;
+	return 0;
+}
