@@ -11,7 +11,7 @@
 #include "wire.h"
 #include "zkerr.h"
 
-typedef enum { KEY_STR, KEY_U32, KEY_U64, KEY_ADDR, KEY_LEVEL } key_type_t;
+typedef enum { KEY_STR, KEY_U32, KEY_U64, KEY_ADDR, KEY_LEVEL, KEY_BOOL } key_type_t;
 
 typedef struct {
 	const char *section;
@@ -29,7 +29,9 @@ typedef struct {
 
 static const key_spec_t keys[] = {
 	STR("relay", id, relay_id),
-	{ "relay", "listen", KEY_ADDR, 0, 0, 0, 0 },
+	/* KEY_ADDR: offset is the host field, size the port field. */
+	{ "relay", "listen", KEY_ADDR, offsetof(config_t, listen_addr),
+	  offsetof(config_t, listen_port), 0, 0 },
 	STR("relay", registry_dir, registry_dir),
 	STR("tls", ca_file, ca_file),
 	STR("tls", cert_file, cert_file),
@@ -52,7 +54,10 @@ static const key_spec_t keys[] = {
 	{ "tokens", "leeway_s", KEY_U32, offsetof(config_t, token_leeway_s), 0, 0, 300 },
 	{ "tokens", "max_lifetime_s", KEY_U32, offsetof(config_t, token_max_lifetime_s), 0, 60, 3600 },
 	{ "tokens", "grace_s", KEY_U32, offsetof(config_t, token_grace_s), 0, 0, 300 },
+	{ "ops", "listen", KEY_ADDR, offsetof(config_t, ops_addr), offsetof(config_t, ops_port),
+	  0, 0 },
 	{ "log", "level", KEY_LEVEL, 0, 0, 0, 0 },
+	{ "log", "pseudonymize", KEY_BOOL, offsetof(config_t, log_pseudonymize), 0, 0, 1 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -62,6 +67,8 @@ void config_defaults(config_t *cfg)
 	snprintf(cfg->relay_id, sizeof(cfg->relay_id), "zkrelay-dev");
 	snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
 	cfg->listen_port = 8443;
+	snprintf(cfg->ops_addr, sizeof(cfg->ops_addr), "127.0.0.1");
+	cfg->ops_port = 9464;
 	snprintf(cfg->ca_file, sizeof(cfg->ca_file), "build/dev/pki/ca.crt");
 	snprintf(cfg->cert_file, sizeof(cfg->cert_file), "build/dev/pki/server.crt");
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "build/dev/pki/server.key");
@@ -125,9 +132,12 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* "host:port" with an IPv4 address, "[v6]:port" or "localhost:port". */
-static int parse_listen(config_t *cfg, const char *v)
+/* "host:port" with an IPv4 address, "[v6]:port" or "localhost:port",
+ * into the address and port fields a KEY_ADDR row names. */
+static int parse_listen(config_t *cfg, const key_spec_t *k, const char *v)
 {
+	char *addr = (char *)cfg + k->offset;
+	int *portp = (int *)(void *)((char *)cfg + k->size);
 	const char *colon = strrchr(v, ':');
 	uint64_t port;
 	size_t hlen;
@@ -141,9 +151,9 @@ static int parse_listen(config_t *cfg, const char *v)
 	}
 	if (hlen == 0 || hlen >= sizeof(cfg->listen_addr))
 		return -1;
-	memcpy(cfg->listen_addr, v, hlen);
-	cfg->listen_addr[hlen] = '\0';
-	cfg->listen_port = (int)port;
+	memcpy(addr, v, hlen);
+	addr[hlen] = '\0';
+	*portp = (int)port;
 	return 0;
 }
 
@@ -159,7 +169,16 @@ static int set_value(config_t *cfg, const key_spec_t *k, const char *v)
 		memcpy(base + k->offset, v, strlen(v) + 1);
 		return 0;
 	case KEY_ADDR:
-		return parse_listen(cfg, v);
+		return parse_listen(cfg, k, v);
+	case KEY_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return -1;
+		n = strcmp(v, "true") == 0;
+		{
+			int b = (int)n;
+			memcpy(base + k->offset, &b, sizeof(b));
+		}
+		return 0;
 	case KEY_LEVEL:
 		if (zlog_level_parse(v) < 0)
 			return -1;
@@ -187,6 +206,7 @@ static const char *expect(const key_spec_t *k)
 	case KEY_STR: return "a non-empty string";
 	case KEY_ADDR: return "host:port";
 	case KEY_LEVEL: return "one of debug, info, warn, error";
+	case KEY_BOOL: return "true or false";
 	default:
 		snprintf(buf, sizeof(buf), "an integer in %llu..%llu",
 			 (unsigned long long)k->min, (unsigned long long)k->max);
@@ -353,8 +373,14 @@ void config_print(const config_t *cfg)
 		if (k->type == KEY_STR) {
 			printf("%s\n", base + k->offset);
 		} else if (k->type == KEY_ADDR) {
-			printf(strchr(cfg->listen_addr, ':') ? "[%s]:%d\n" : "%s:%d\n",
-			       cfg->listen_addr, cfg->listen_port);
+			const char *a = base + k->offset;
+			int port;
+			memcpy(&port, base + k->size, sizeof(port));
+			printf(strchr(a, ':') ? "[%s]:%d\n" : "%s:%d\n", a, port);
+		} else if (k->type == KEY_BOOL) {
+			int b;
+			memcpy(&b, base + k->offset, sizeof(b));
+			printf("%s\n", b ? "true" : "false");
 		} else if (k->type == KEY_LEVEL) {
 			static const char *const lv[] = { "debug", "info", "warn", "error" };
 			printf("%s\n", lv[cfg->log_level & 3]);

@@ -15,6 +15,8 @@ typedef struct {
 	char relay_id[65];
 	char listen_addr[64];
 	int listen_port;
+	char ops_addr[64];   /* plain HTTP: /metrics, /healthz, /readyz */
+	int ops_port;        /* 0: no ops listener */
 
 	char ca_file[CONFIG_PATH_MAX];
 	char cert_file[CONFIG_PATH_MAX];
@@ -43,6 +45,7 @@ typedef struct {
 	uint32_t drain_s;
 
 	int log_level;
+	int log_pseudonymize; /* endpoint ids in logs replaced by a keyed hash */
 } config_t;
 
 /* Fills *cfg with the embedded defaults (dev PKI under build/dev/pki). */

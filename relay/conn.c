@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "deliver.h"
+#include "metrics.h"
 #include "log.h"
 #include "zkerr.h"
 
@@ -93,6 +94,7 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	c->wsi = wsi;
 	c->ip = ip;
 	c->accepted_ms = uv_now(r->loop);
+	c->accepted_ns = uv_hrtime();
 	queue_init(&c->q);
 	c->next = r->conns;
 	if (r->conns)
@@ -105,6 +107,8 @@ void conn_destroy(conn_t *c)
 {
 	relay_t *r = c->relay;
 
+	if (!c->hs_counted)
+		metrics.handshakes[HS_FAILED]++;
 	if (c->state != CONN_CLOSED)
 		conn_on_closed(c); /* never opened: still undo what we did */
 	listener_unkick(c);
@@ -128,8 +132,19 @@ void conn_destroy(conn_t *c)
  * the verified certificate names exactly one endpoint. libwebsockets binds
  * an upgrade without any subprotocol to the first protocol, so the header
  * is checked here rather than trusted to its matching. */
+/* Counted once per connection: ok when the handshake is seen finished,
+ * failed if the connection ends before that without timing out. */
+void conn_tls_done(conn_t *c)
+{
+	if (!c->hs_counted) {
+		c->hs_counted = 1;
+		metrics.handshakes[HS_OK]++;
+	}
+}
+
 int conn_on_filter_protocol(conn_t *c)
 {
+	conn_tls_done(c);
 	char proto[sizeof(SUBPROTOCOL) + 1];
 	X509 *cert;
 	int n;
@@ -137,16 +152,19 @@ int conn_on_filter_protocol(conn_t *c)
 	n = lws_hdr_copy(c->wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
 	if (n != (int)sizeof(SUBPROTOCOL) - 1 || strcmp(proto, SUBPROTOCOL)) {
 		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "subprotocol");
+		metrics.refused_conns[REFUSE_SUBPROTOCOL]++;
 		return -1;
 	}
 	if (c->relay->draining) {
 		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "draining");
+		metrics.refused_conns[REFUSE_DRAINING]++;
 		return -1;
 	}
 	cert = SSL_get0_peer_certificate(lws_get_ssl(c->wsi));
 	if (!cert || SSL_get_verify_result(lws_get_ssl(c->wsi)) != X509_V_OK ||
 	    ident_from_cert(cert, &c->ident) || registry_spki_sha256(cert, c->spki)) {
 		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "identity");
+		metrics.refused_conns[REFUSE_IDENTITY]++;
 		return -1;
 	}
 	c->have_ident = 1;
@@ -159,6 +177,7 @@ int conn_on_established(conn_t *c)
 	if (!c->have_ident)
 		return -1;
 	c->state = CONN_OPEN;
+	c->opened_ms = uv_now(c->relay->loop);
 	/* The hello must follow within hello_s; cleared when it arrives. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->relay->cfg.hello_s);
 	zlog(ZLOG_INFO, "connection_open", "sss", "practice", c->ident.practice,
@@ -194,6 +213,9 @@ void conn_on_closed(conn_t *c)
 	if (c->state >= CONN_OPEN)
 		zlog(ZLOG_INFO, "connection_closed", "ss", "endpoint", c->ident.addr,
 		     "reason", zk_err_name(c->close_reason));
+	if (c->state == CONN_OPEN && !c->hello_done &&
+	    uv_now(c->relay->loop) - c->opened_ms >= (uint64_t)c->relay->cfg.hello_s * 1000)
+		metrics.refused_conns[REFUSE_HELLO_TIMEOUT]++;
 	c->state = CONN_CLOSED;
 	if (c->hello_done)
 		route_del(&c->relay->routes, c->ident.addr, c->ident.addr_len, c);
@@ -240,10 +262,13 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 		if (c->state == CONN_TLS) {
 			SSL *ssl = lws_get_ssl(c->wsi);
 			if (ssl && SSL_is_init_finished(ssl)) {
+				conn_tls_done(c);
 				c->state = CONN_UPGRADE;
 				c->tls_done_ms = now_ms;
 			} else if (now_ms - c->accepted_ms >= tls_ms) {
 				zlog(ZLOG_INFO, "timeout", "s", "phase", "tls_handshake");
+				metrics.handshakes[HS_TIMEOUT]++;
+				c->hs_counted = 1;
 				conn_kill(c);
 				c->state = CONN_CLOSING;
 			}
@@ -257,6 +282,7 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 				listener_kick(c);
 		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms >= up_ms) {
 			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
+			metrics.refused_conns[REFUSE_UPGRADE_TIMEOUT]++;
 			conn_kill(c);
 			c->state = CONN_CLOSING;
 		}

@@ -38,6 +38,9 @@ struct conn {
 	conn_ref_t ref;
 	iplimit_entry_t *ip;
 	uint64_t accepted_ms, tls_done_ms;
+	uint64_t accepted_ns;   /* for the handshake duration histogram */
+	uint64_t opened_ms;     /* WebSocket open, for the hello timeout */
+	int hs_counted;         /* TLS handshake result counted */
 	conn_state_t state;
 
 	int have_ident;
@@ -86,6 +89,8 @@ void conn_on_closed(conn_t *c);
 /* Ends the connection in order: what is queued goes first, then a Close
  * frame with reason, then the WebSocket close with ws_code. */
 void conn_close(conn_t *c, int ws_code, int reason);
+/* The TLS handshake is known to have finished (counted once). */
+void conn_tls_done(conn_t *c);
 /* Replaces the connection's token (NULL: none); the old one is wiped. */
 void conn_set_token(conn_t *c, token_claims_t *t);
 /* 1 if the connection's token has expired (leeway included) at now. */

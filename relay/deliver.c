@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "zkerr.h"
 
 static void want_write(conn_t *c)
@@ -33,6 +34,7 @@ static void pause_sender(conn_t *dst, conn_t *src)
 	}
 	dst->waiters[dst->nwaiters++] = src->ref;
 	if (src->paused_by++ == 0) {
+		metrics.backpressure_pauses++;
 		lws_rx_flow_control(src->wsi, 0);
 		zlog(ZLOG_DEBUG, "backpressure_on", "s", "endpoint", src->ident.addr);
 	}
@@ -257,12 +259,15 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 		reason = ZK_EBUSY;
 		goto nack;
 	}
+	metrics.frames_relayed++;
+	metrics.bytes_relayed += f->u.data.payload.len;
 	if (src->token)
 		remember_write(src, d->ref);
 	if (d->q.bytes > cfg->queue_high_water)
 		pause_sender(d, src);
 	return;
 nack:
+	metrics_refused_frame(reason);
 	deliver_nack(src, stream, seq, reason);
 }
 
@@ -288,8 +293,11 @@ static int write_head(conn_t *c)
 	int rc = 0;
 
 	r->queued_total -= b->len;
-	if (b->len)
+	if (b->len) {
 		rc = lws_write(c->wsi, b->data, b->len, LWS_WRITE_BINARY);
+		/* uv_hrtime() is CLOCK_MONOTONIC too, in nanoseconds. */
+		metrics_observe(&metrics.dwell, (double)(uv_hrtime() - b->first_ns) / 1e9, b->frames);
+	}
 	c->inflight = b;
 	if (!lws_partial_buffered(c->wsi))
 		inflight_release(c); /* all in the kernel: nothing to keep */
@@ -334,6 +342,7 @@ static void nack_block(relay_t *r, const queue_block_t *b)
 		if (f.type != WIRE_DATA)
 			continue;
 		conn_t *s = route_get(&r->routes, f.u.data.src.p, f.u.data.src.len);
+		metrics_refused_frame(ZK_EUNDELIVERED);
 		if (s)
 			deliver_nack(s, f.u.data.stream, f.u.data.seq, ZK_EUNDELIVERED);
 	}

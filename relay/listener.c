@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "tls.h"
 #include "zkerr.h"
@@ -38,6 +39,9 @@ static int on_filter_network(relay_t *r, struct lws_filter_network_conn_args *a)
 		return 0;
 	}
 	zlog(ZLOG_WARN, "connection_refused", "s", "reason", which);
+	metrics.refused_conns[strcmp(which, "total") == 0    ? REFUSE_TOTAL_CAP :
+			      strcmp(which, "per_ip") == 0 ? REFUSE_PER_IP_CAP :
+							     REFUSE_DRAINING]++;
 	return 1;
 }
 
@@ -123,8 +127,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
 		/* The upgrade request may ride in with the handshake's last
 		 * flight and sit in OpenSSL's read-ahead buffer. */
-		if (c)
+		if (c) {
 			listener_kick(c);
+			if (len && X509_STORE_CTX_get_error_depth(user) == 0)
+				metrics_observe(&metrics.handshake,
+						(double)(uv_hrtime() - c->accepted_ns) / 1e9, 1);
+		}
 		return on_verify(user, len);
 	case LWS_CALLBACK_HTTP:
 		return -1; /* nothing is served over plain HTTP on this port */

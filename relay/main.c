@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "ops.h"
 #include "relay.h"
 #include "tls.h"
 #include "zkerr.h"
@@ -38,6 +42,7 @@ static void usage(FILE *f)
 static void on_tick(uv_timer_t *t)
 {
 	relay_t *r = t->data;
+	r->last_tick_ms = uv_now(r->loop);
 	conn_tick(r, uv_now(r->loop));
 }
 
@@ -79,6 +84,8 @@ static void stop_loop(relay_t *r)
 	uv_timer_stop(&r->drain_timer);
 	uv_timer_start(&r->drain_timer, on_finish, 0, 0);
 	uv_close((uv_handle_t *)&r->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);
+	ops_stop(r);
 	uv_close((uv_handle_t *)&r->kick_idle, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&r->sig_int, on_handle_closed);
@@ -97,6 +104,7 @@ void relay_begin_drain(relay_t *r)
 		return;
 	r->draining = 1;
 	zlog(ZLOG_INFO, "draining", "u", "deadline_s", (unsigned long long)r->cfg.drain_s);
+	notify_send("STOPPING=1");
 	close_all(r, 0);
 	uv_timer_start(&r->drain_timer, on_drain_deadline, (uint64_t)r->cfg.drain_s * 1000, 0);
 	relay_maybe_finish(r);
@@ -157,16 +165,21 @@ static void reload(relay_t *r)
 		     r->ssl_ctx ? err : "no TLS context");
 		ok = 0;
 	}
+	notify_send("RELOADING=1");
 	if (registry_load(cfg->registry_dir, &reg, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "reload_failed", "ss", "what", "registry", "error", err);
+		metrics.reload_failed++;
 		ok = 0;
 	} else {
 		registry_free(r->registry);
 		r->registry = reg;
+		metrics.reload_ok++;
+		metrics.last_reload_ok = (double)time(NULL);
 	}
 	unsigned n = relay_recheck_access(r);
 	zlog(ok ? ZLOG_INFO : ZLOG_WARN, ok ? "reloaded" : "reload_incomplete", "u",
 	     "connections_cut", (unsigned long long)n);
+	notify_send("READY=1");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -176,6 +189,12 @@ static void on_signal(uv_signal_t *s, int signum)
 		reload(r);
 	else
 		relay_begin_drain(r);
+}
+
+/* Pinged from the loop itself, so a stuck loop stops the pings. */
+static void on_watchdog(uv_timer_t *t)
+{
+	notify_send("WATCHDOG=1");
 }
 
 static int start_handles(relay_t *r)
@@ -192,11 +211,19 @@ static int start_handles(relay_t *r)
 			return -ZK_EIO;
 		sigs[i]->data = r;
 	}
+	if (uv_timer_init(r->loop, &r->watchdog))
+		return -ZK_EIO;
+	r->watchdog.data = r;
+	uint64_t wd = notify_watchdog_ms();
+	if (wd && uv_timer_start(&r->watchdog, on_watchdog, wd / 2, wd / 2))
+		return -ZK_EIO;
 	return uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS) ? -ZK_EIO : 0;
 }
 
 static int relay_init(relay_t *r, char *err, size_t errlen)
 {
+	r->start_time = (double)time(NULL);
+	metrics.last_reload_ok = r->start_time;
 	r->rules.relay_id = r->cfg.relay_id;
 	r->rules.leeway_s = r->cfg.token_leeway_s;
 	r->rules.max_lifetime_s = r->cfg.token_max_lifetime_s;
@@ -232,15 +259,18 @@ static int run(relay_t *r)
 		return 1;
 	r->loop = &loop;
 	if (relay_init(r, err, sizeof(err)) || start_handles(r) ||
-	    listener_start(r, err, sizeof(err))) {
+	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "startup_failed", "s", "error", err);
 		fprintf(stderr, "zkrelay: %s\n", err);
 		if (!r->stopping)
 			stop_loop(r);
 		goto out;
 	}
-	zlog(ZLOG_INFO, "listening", "sdss", "addr", r->cfg.listen_addr, "port",
-	     r->cfg.listen_port, "relay_id", r->cfg.relay_id, "version", ZK_VERSION);
+	r->cert_expiry = tls_cert_not_after(r->cfg.cert_file);
+	zlog(ZLOG_INFO, "listening", "sdssd", "addr", r->cfg.listen_addr, "port",
+	     r->cfg.listen_port, "relay_id", r->cfg.relay_id, "version", ZK_VERSION, "ops_port",
+	     r->cfg.ops_port);
+	notify_send("READY=1");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:

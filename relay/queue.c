@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void queue_pool_init(queue_pool_t *pool, size_t headroom, size_t block_cap, size_t free_max)
 {
@@ -46,6 +47,7 @@ static queue_block_t *block_get(queue_pool_t *pool, size_t need)
 	}
 	b->next = NULL;
 	b->len = 0;
+	b->frames = 0;
 	return b;
 }
 
@@ -81,8 +83,17 @@ uint8_t *queue_reserve(queue_t *q, queue_pool_t *pool, size_t n)
 	return t->data;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void queue_commit(queue_t *q, size_t n)
 {
+	if (q->tail->frames++ == 0)
+		q->tail->first_ns = mono_ns(); /* the oldest frame's wait stands for the block */
 	q->tail->len += n;
 	q->bytes += n;
 }

@@ -18,6 +18,8 @@ typedef struct queue_block {
 	size_t len;  /* bytes of frames */
 	size_t cap;  /* bytes available after headroom */
 	uint8_t *data; /* first frame byte; headroom lies before it */
+	uint32_t frames;   /* frames committed */
+	uint64_t first_ns; /* CLOCK_MONOTONIC when the first one was */
 } queue_block_t;
 
 typedef struct {

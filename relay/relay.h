@@ -54,7 +54,14 @@ typedef struct relay {
 	uv_idle_t kick_idle;
 	int kick_active;
 
+	uv_tcp_t ops;           /* the operations listener (ops.c) */
+	int ops_open;
+	unsigned ops_clients;
+	uint64_t last_tick_ms;  /* for /healthz */
+	double start_time, cert_expiry;
+
 	uv_timer_t tick;
+	uv_timer_t watchdog;
 	uv_timer_t drain_timer;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int draining;

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "deliver.h"
 #include "log.h"
+#include "metrics.h"
 #include "zkerr.h"
 
 typedef int (*frame_fn)(conn_t *c, const wire_frame_t *f);
@@ -40,8 +41,10 @@ static int take_token(conn_t *c, const wire_slice_t *tok)
 	if (token_verify(r->registry, &r->rules, &c->ident, c->spki, tok->p, tok->len,
 			 (int64_t)time(NULL), t)) {
 		free(t);
+		metrics.token_invalid++;
 		return -ZK_ETOKEN;
 	}
+	metrics.token_ok++;
 	conn_set_token(c, t);
 	return 0;
 }
@@ -115,6 +118,7 @@ static const frame_fn handlers[] = {
 
 static void refuse(conn_t *c, int err)
 {
+	metrics_refused_frame(err);
 	zlog(ZLOG_INFO, "frame_refused", "ss", "endpoint", c->ident.addr,
 	     "reason", zk_err_name(err));
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, -err);
@@ -162,6 +166,7 @@ static int handle_message(conn_t *c, const uint8_t *msg, size_t len)
 
 static int close_now(conn_t *c, enum lws_close_status code, int reason)
 {
+	metrics_refused_frame(reason);
 	const char *why = zk_err_name(reason);
 	zlog(ZLOG_INFO, "message_refused", "ss", "endpoint", c->ident.addr, "reason", why);
 	c->close_reason = reason;

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "zkerr.h"
 
@@ -160,4 +161,19 @@ int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
 	X509_STORE_CTX_free(xs);
 	ERR_clear_error();
 	return ok;
+}
+
+double tls_cert_not_after(const char *pem_path)
+{
+	FILE *f = fopen(pem_path, "r");
+	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	struct tm tm;
+	double t = 0;
+
+	if (f)
+		fclose(f);
+	if (cert && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		t = (double)timegm(&tm);
+	X509_free(cert);
+	return t;
 }

@@ -21,6 +21,9 @@ int tls_reload(SSL_CTX *ctx, const char *ca, const char *cert, const char *key,
 /* 1 if the peer certificate of ssl still verifies against ctx's store
  * (CA and CRL as now loaded). */
 int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl);
+/* notAfter of the (first) certificate in a PEM file, Unix seconds; 0 if
+ * it cannot be read. */
+double tls_cert_not_after(const char *pem_path);
 /* Loads and cross-checks the files without starting anything
  * (--check-config): CA, CRL, server certificate and its key. */
 int tls_check_files(const char *ca, const char *cert, const char *key, const char *crl,

@@ -562,7 +562,8 @@ static const setting_t *find_set(const harness_t *h, const char *section, const 
 
 static int write_config(harness_t *h, const char *path)
 {
-	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "log" };
+	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "tokens",
+						"ops", "log" };
 	char listen[64], ca[600], crt[600], key[600], crl[600], reg[600];
 	const char *defaults[][3] = {
 		{ "relay", "id", "zkrelay-dev" },
@@ -572,6 +573,7 @@ static int write_config(harness_t *h, const char *path)
 		{ "tls", "cert_file", crt },
 		{ "tls", "key_file", key },
 		{ "tls", "crl_file", crl },
+		{ "ops", "listen", "127.0.0.1:0" }, /* off unless a test asks */
 		{ "log", "level", "info" },
 	};
 	size_t s, i;
