@@ -2,6 +2,8 @@
 
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,28 @@ void conn_destroy(conn_t *c)
  * the verified certificate names exactly one endpoint. libwebsockets binds
  * an upgrade without any subprotocol to the first protocol, so the header
  * is checked here rather than trusted to its matching. */
+/* The name logs use for the endpoint: its address, or with
+ * [log] pseudonymize a keyed hash of it (HMAC-SHA-256 under a key made at
+ * start), so one run's logs can be followed without naming anyone. */
+static void set_log_id(conn_t *c)
+{
+	const relay_t *r = c->relay;
+	unsigned char mac[32];
+	unsigned int n = 0;
+
+	if (!r->cfg.log_pseudonymize) {
+		memcpy(c->log_id, c->ident.addr, c->ident.addr_len + 1);
+		return;
+	}
+	if (!HMAC(EVP_sha256(), r->log_key, sizeof(r->log_key), (const unsigned char *)c->ident.addr,
+		  c->ident.addr_len, mac, &n) || n < 8) {
+		snprintf(c->log_id, sizeof(c->log_id), "ep-unknown");
+		return;
+	}
+	snprintf(c->log_id, sizeof(c->log_id), "ep-%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
+		 mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
+}
+
 /* Counted once per connection: ok when the handshake is seen finished,
  * failed if the connection ends before that without timing out. */
 void conn_tls_done(conn_t *c)
@@ -168,6 +192,7 @@ int conn_on_filter_protocol(conn_t *c)
 		return -1;
 	}
 	c->have_ident = 1;
+	set_log_id(c);
 	return 0;
 }
 
@@ -180,8 +205,8 @@ int conn_on_established(conn_t *c)
 	c->opened_ms = uv_now(c->relay->loop);
 	/* The hello must follow within hello_s; cleared when it arrives. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->relay->cfg.hello_s);
-	zlog(ZLOG_INFO, "connection_open", "sss", "practice", c->ident.practice,
-	     "role", roles[c->ident.role], "endpoint", c->ident.endpoint);
+	zlog(ZLOG_INFO, "connection_open", "ss", "role", roles[c->ident.role], "endpoint",
+	     c->log_id);
 	return 0;
 }
 
@@ -211,7 +236,7 @@ void conn_on_closed(conn_t *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	if (c->state >= CONN_OPEN)
-		zlog(ZLOG_INFO, "connection_closed", "ss", "endpoint", c->ident.addr,
+		zlog(ZLOG_INFO, "connection_closed", "ss", "endpoint", c->log_id,
 		     "reason", zk_err_name(c->close_reason));
 	if (c->state == CONN_OPEN && !c->hello_done &&
 	    uv_now(c->relay->loop) - c->opened_ms >= (uint64_t)c->relay->cfg.hello_s * 1000)
@@ -246,7 +271,7 @@ static void expiry_tick(conn_t *c, int64_t now)
 		return;
 	if (!c->expired_at) {
 		c->expired_at = now;
-		zlog(ZLOG_INFO, "token_expired", "s", "endpoint", c->ident.addr);
+		zlog(ZLOG_INFO, "token_expired", "s", "endpoint", c->log_id);
 	} else if (now - c->expired_at >= (int64_t)c->relay->cfg.token_grace_s) {
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_ETOKENEXPIRED);
 	}

@@ -45,6 +45,7 @@ struct conn {
 
 	int have_ident;
 	ident_t ident;
+	char log_id[WIRE_MAX_ADDR + 1]; /* the endpoint as logs name it */
 	uint8_t spki[32];       /* SHA-256 of the certificate's SPKI (token cnf) */
 	int hello_done;
 	token_claims_t *token;  /* current access token, NULL if none */

@@ -36,7 +36,7 @@ static void pause_sender(conn_t *dst, conn_t *src)
 	if (src->paused_by++ == 0) {
 		metrics.backpressure_pauses++;
 		lws_rx_flow_control(src->wsi, 0);
-		zlog(ZLOG_DEBUG, "backpressure_on", "s", "endpoint", src->ident.addr);
+		zlog(ZLOG_DEBUG, "backpressure_on", "s", "endpoint", src->log_id);
 	}
 }
 
@@ -49,7 +49,7 @@ static void resume_senders(conn_t *dst)
 		if (--s->paused_by == 0 && s->state == CONN_OPEN) {
 			lws_rx_flow_control(s->wsi, 1);
 			listener_kick(s);
-			zlog(ZLOG_DEBUG, "backpressure_off", "s", "endpoint", s->ident.addr);
+			zlog(ZLOG_DEBUG, "backpressure_off", "s", "endpoint", s->log_id);
 		}
 	}
 	dst->nwaiters = 0;

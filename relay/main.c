@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ static int still_admitted(const relay_t *r, const conn_t *c)
 
 static void cut(conn_t *c, int reason)
 {
-	zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->ident.addr,
+	zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->log_id,
 	     "reason", zk_err_name(reason));
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
 }
@@ -223,6 +224,10 @@ static int start_handles(relay_t *r)
 static int relay_init(relay_t *r, char *err, size_t errlen)
 {
 	r->start_time = (double)time(NULL);
+	if (RAND_bytes(r->log_key, sizeof(r->log_key)) != 1) {
+		snprintf(err, errlen, "no randomness for the log pseudonym key");
+		return -ZK_EIO;
+	}
 	metrics.last_reload_ok = r->start_time;
 	r->rules.relay_id = r->cfg.relay_id;
 	r->rules.leeway_s = r->cfg.token_leeway_s;
@@ -242,6 +247,7 @@ static void relay_free(relay_t *r)
 {
 	registry_free(r->registry);
 	r->registry = NULL;
+	OPENSSL_cleanse(r->log_key, sizeof(r->log_key));
 	route_free(&r->routes);
 	conn_slab_free(&r->slab);
 	iplimit_free(&r->ips);

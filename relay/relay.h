@@ -59,6 +59,7 @@ typedef struct relay {
 	unsigned ops_clients;
 	uint64_t last_tick_ms;  /* for /healthz */
 	double start_time, cert_expiry;
+	uint8_t log_key[32];    /* [log] pseudonymize: this run's HMAC key */
 
 	uv_timer_t tick;
 	uv_timer_t watchdog;

@@ -69,7 +69,7 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 	if (old && old != c) {
 		conn_t *prev = old;
 		prev->hello_done = 0; /* its route entry now belongs to c */
-		zlog(ZLOG_INFO, "connection_replaced", "s", "endpoint", c->ident.addr);
+		zlog(ZLOG_INFO, "connection_replaced", "s", "endpoint", c->log_id);
 		conn_close(prev, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_EREPLACED);
 	}
 	return deliver_welcome(c);
@@ -119,7 +119,7 @@ static const frame_fn handlers[] = {
 static void refuse(conn_t *c, int err)
 {
 	metrics_refused_frame(err);
-	zlog(ZLOG_INFO, "frame_refused", "ss", "endpoint", c->ident.addr,
+	zlog(ZLOG_INFO, "frame_refused", "ss", "endpoint", c->log_id,
 	     "reason", zk_err_name(err));
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, -err);
 }
@@ -168,7 +168,7 @@ static int close_now(conn_t *c, enum lws_close_status code, int reason)
 {
 	metrics_refused_frame(reason);
 	const char *why = zk_err_name(reason);
-	zlog(ZLOG_INFO, "message_refused", "ss", "endpoint", c->ident.addr, "reason", why);
+	zlog(ZLOG_INFO, "message_refused", "ss", "endpoint", c->log_id, "reason", why);
 	c->close_reason = reason;
 	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
 	return -1;
