@@ -55,7 +55,7 @@ RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
 .PHONY: all check check-unit check-integration check-asan run bench clean deps pki
 
-all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token
+all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit
 
 deps:
 	deploy/install-deps.sh
@@ -91,6 +91,10 @@ $(BUILD)/zkrelay-token: $(BUILD)/obj/client/zkrelay-token.o $(BUILD)/librelay.a 
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/zkrelay-audit: $(BUILD)/obj/client/zkrelay-audit.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/unit: $(call obj,$(UNIT_SRC)) $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)mkdir -p $(dir $@)
@@ -108,7 +112,7 @@ $(BUILD)/zkrelay-bench: $(call obj,$(BENCH_SRC)) $(filter-out $(BUILD)/obj/tests
 check-unit: $(BUILD)/tests/unit
 	$(Q)$(BUILD)/tests/unit
 
-check-integration: $(BUILD)/zkrelay $(BUILD)/tests/integration
+check-integration: $(BUILD)/zkrelay $(BUILD)/zkrelay-audit $(BUILD)/tests/integration
 	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) ZK_PKI_SCRIPT=$(abspath deploy/dev-pki.sh) \
 		ZK_REGISTRY_SCRIPT=$(abspath deploy/dev-registry.sh) \
 		$(BUILD)/tests/integration
@@ -128,7 +132,7 @@ $(BUILD)/dev/pki/ca.crt: deploy/dev-pki.sh
 $(BUILD)/dev/registry/.made: $(BUILD)/dev/pki/ca.crt deploy/dev-registry.sh
 	$(Q)deploy/dev-registry.sh $(BUILD)/dev/pki $(BUILD)/dev/registry && touch $@
 
-run: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+run: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)exec $(BUILD)/zkrelay
 
 bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made

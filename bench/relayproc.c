@@ -84,7 +84,7 @@ static int write_config(relayproc_t *rp)
 		fprintf(f, "crl_file = %s\n", crl);
 	/* info, not warn: readiness is the info line "listening", and at info
 	 * the relay logs per connection, never per frame. */
-	fprintf(f, "\n[ops]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = info\n");
+	fprintf(f, "\n[audit]\nfile = off\n\n[ops]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = info\n");
 	return fclose(f) == 0 ? 0 : seterr(rp, "%s: write failed", rp->conf);
 }
 

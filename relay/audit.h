@@ -23,6 +23,10 @@
  * practice. Each function below takes it as `practice`, where NULL means
  * the endpoint's own practice.
  *
+ * A reason is a wire reason (zk_err_t below ZK_REASON_COUNT, either sign);
+ * refusals and cuts must give one. A jti is 1 to TOKEN_MAX_JTI bytes of
+ * UTF-8.
+ *
  * Every event function returns 0 or a negative zk_err_t: -ZK_EINVAL for an
  * address, id, reason or jti that is not well formed (nothing is written),
  * or the error of hashchain_append. A failure is also logged
@@ -104,8 +108,10 @@ int audit_disconnect(audit_t *a, const char *endpoint, const char *practice, int
  * address of practice. Entries appended after the verification are not
  * exported. 0 and the number of entries written in *matched (may be
  * NULL); or -ZK_EINVAL (practice not a well-formed id), -ZK_EMALFORMED
- * (the chain does not verify: nothing is written), -ZK_EIO (reading path
- * or writing out failed), -ZK_ENOMEM, each with a message in err. */
+ * (the chain does not verify: nothing is written; or the file was changed
+ * in place while it was being exported, and the output stops before the
+ * changed line), -ZK_EIO (reading path or writing out failed),
+ * -ZK_ENOMEM, each with a message in err. */
 int audit_export(const char *path, const char *practice, FILE *out, uint64_t *matched,
 		 char *err, size_t errlen);
 

@@ -54,6 +54,8 @@ static const key_spec_t keys[] = {
 	{ "tokens", "leeway_s", KEY_U32, offsetof(config_t, token_leeway_s), 0, 0, 300 },
 	{ "tokens", "max_lifetime_s", KEY_U32, offsetof(config_t, token_max_lifetime_s), 0, 60, 3600 },
 	{ "tokens", "grace_s", KEY_U32, offsetof(config_t, token_grace_s), 0, 0, 300 },
+	STR("audit", file, audit_file),
+	{ "audit", "sync", KEY_BOOL, offsetof(config_t, audit_sync), 0, 0, 1 },
 	{ "ops", "listen", KEY_ADDR, offsetof(config_t, ops_addr), offsetof(config_t, ops_port),
 	  0, 0 },
 	{ "log", "level", KEY_LEVEL, 0, 0, 0, 0 },
@@ -74,6 +76,7 @@ void config_defaults(config_t *cfg)
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "build/dev/pki/server.key");
 	snprintf(cfg->crl_file, sizeof(cfg->crl_file), "build/dev/pki/crl.pem");
 	snprintf(cfg->registry_dir, sizeof(cfg->registry_dir), "build/dev/registry");
+	snprintf(cfg->audit_file, sizeof(cfg->audit_file), "build/dev/audit.log");
 	cfg->token_leeway_s = 30;
 	cfg->token_max_lifetime_s = 3600;
 	cfg->token_grace_s = 10;

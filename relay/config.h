@@ -23,6 +23,8 @@ typedef struct {
 	char key_file[CONFIG_PATH_MAX];
 	char crl_file[CONFIG_PATH_MAX];
 	char registry_dir[CONFIG_PATH_MAX];
+	char audit_file[CONFIG_PATH_MAX]; /* "" (or "off"): no audit trail */
+	int audit_sync;
 
 	uint32_t token_leeway_s;
 	uint32_t token_max_lifetime_s;

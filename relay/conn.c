@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "deliver.h"
 #include "metrics.h"
 #include "log.h"
@@ -203,8 +204,10 @@ int conn_on_established(conn_t *c)
 		return -1;
 	c->state = CONN_OPEN;
 	c->opened_ms = uv_now(c->relay->loop);
-	/* The hello must follow within hello_s; cleared when it arrives. */
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->relay->cfg.hello_s);
+	audit_connect(c->relay->audit, c->ident.addr);
+	/* The hello must follow within hello_s (conn_tick): a timeout set
+	 * here could be ignored by libwebsockets when this runs outside its
+	 * own service (an upgrade serviced through listener_kick()). */
 	zlog(ZLOG_INFO, "connection_open", "ss", "role", roles[c->ident.role], "endpoint",
 	     c->log_id);
 	return 0;
@@ -238,9 +241,9 @@ void conn_on_closed(conn_t *c)
 	if (c->state >= CONN_OPEN)
 		zlog(ZLOG_INFO, "connection_closed", "ss", "endpoint", c->log_id,
 		     "reason", zk_err_name(c->close_reason));
-	if (c->state == CONN_OPEN && !c->hello_done &&
-	    uv_now(c->relay->loop) - c->opened_ms >= (uint64_t)c->relay->cfg.hello_s * 1000)
-		metrics.refused_conns[REFUSE_HELLO_TIMEOUT]++;
+	if (c->hello_done)
+		audit_disconnect(c->relay->audit, c->ident.addr, conn_audit_practice(c),
+				 c->close_reason, conn_audit_jti(c));
 	c->state = CONN_CLOSED;
 	if (c->hello_done)
 		route_del(&c->relay->routes, c->ident.addr, c->ident.addr_len, c);
@@ -273,6 +276,8 @@ static void expiry_tick(conn_t *c, int64_t now)
 		c->expired_at = now;
 		zlog(ZLOG_INFO, "token_expired", "s", "endpoint", c->log_id);
 	} else if (now - c->expired_at >= (int64_t)c->relay->cfg.token_grace_s) {
+		audit_connection_cut(c->relay->audit, c->ident.addr, conn_audit_practice(c),
+				     ZK_ETOKENEXPIRED, conn_audit_jti(c));
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_ETOKENEXPIRED);
 	}
 }
@@ -297,6 +302,12 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 				conn_kill(c);
 				c->state = CONN_CLOSING;
 			}
+		} else if (c->state == CONN_OPEN && !c->hello_done &&
+			   now_ms - c->opened_ms >= (uint64_t)r->cfg.hello_s * 1000) {
+			zlog(ZLOG_INFO, "timeout", "s", "phase", "hello");
+			metrics.refused_conns[REFUSE_HELLO_TIMEOUT]++;
+			conn_kill(c);
+			c->state = CONN_CLOSING;
 		} else if (c->state == CONN_OPEN) {
 			expiry_tick(c, now);
 			/* Safety net for listener_kick(): records read ahead

@@ -68,6 +68,10 @@ struct conn {
 	size_t rx_len, rx_cap;
 	int rx_in_msg;
 
+	/* Destinations already audited as refused (bounded, see deliver.c). */
+	uint64_t audited[8];
+	uint8_t naudited;
+
 	/* Data-safes this client has written to (they may answer). */
 	conn_ref_t wrote_to[CONN_WROTE_MAX];
 	uint8_t nwrote, wrote_next;
@@ -90,6 +94,16 @@ void conn_on_closed(conn_t *c);
 /* Ends the connection in order: what is queued goes first, then a Close
  * frame with reason, then the WebSocket close with ws_code. */
 void conn_close(conn_t *c, int ws_code, int reason);
+/* For the audit trail: the practice whose data-safes the connection is
+ * about (its token's issuer; NULL: its own) and its token id. */
+static inline const char *conn_audit_practice(const conn_t *c)
+{
+	return c->token ? c->token->iss : NULL;
+}
+static inline const char *conn_audit_jti(const conn_t *c)
+{
+	return c->token ? c->token->jti : NULL;
+}
 /* The TLS handshake is known to have finished (counted once). */
 void conn_tls_done(conn_t *c);
 /* Replaces the connection's token (NULL: none); the old one is wiped. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "zkerr.h"
@@ -218,6 +219,32 @@ static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
 	return NULL;
 }
 
+/* A refused route goes into the audit trail once per connection and
+ * destination, and for at most 8 destinations per connection, so a sender
+ * cannot fill the disk by repeating itself. */
+static void audit_refusal(conn_t *src, const wire_slice_t *dst)
+{
+	char peer[WIRE_MAX_ADDR + 1];
+	size_t plen;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (!src->relay->audit || src->naudited == sizeof(src->audited) / sizeof(src->audited[0]))
+		return;
+	for (size_t i = 0; i < dst->len; i++)
+		h = (h ^ dst->p[i]) * 0x100000001b3ull;
+	for (uint8_t i = 0; i < src->naudited; i++)
+		if (src->audited[i] == h)
+			return;
+	src->audited[src->naudited++] = h;
+	int ok = ident_addr_ok(dst->p, dst->len, &plen);
+	if (ok) {
+		memcpy(peer, dst->p, dst->len);
+		peer[dst->len] = '\0';
+	}
+	audit_route_refused(src->relay->audit, src->ident.addr, conn_audit_practice(src),
+			    ok ? peer : NULL, ZK_ENOROUTE, conn_audit_jti(src));
+}
+
 void deliver_data(conn_t *src, const wire_frame_t *f)
 {
 	relay_t *r = src->relay;
@@ -243,6 +270,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	d = permitted_dst(src, &f->u.data.dst);
 	if (!d) {
 		reason = ZK_ENOROUTE;
+		audit_refusal(src, &f->u.data.dst);
 		goto nack;
 	}
 	n = wire_data_size(0, src->ident.addr_len, stream, seq, f->u.data.payload.len);

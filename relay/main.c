@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
@@ -127,6 +128,8 @@ static int still_admitted(const relay_t *r, const conn_t *c)
 
 static void cut(conn_t *c, int reason)
 {
+	audit_connection_cut(c->relay->audit, c->ident.addr, conn_audit_practice(c), reason,
+			     conn_audit_jti(c));
 	zlog(ZLOG_INFO, "connection_cut", "ss", "endpoint", c->log_id,
 	     "reason", zk_err_name(reason));
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
@@ -218,6 +221,7 @@ static int start_handles(relay_t *r)
 	uint64_t wd = notify_watchdog_ms();
 	if (wd && uv_timer_start(&r->watchdog, on_watchdog, wd / 2, wd / 2))
 		return -ZK_EIO;
+	r->last_tick_ms = uv_now(r->loop); /* healthy from the start */
 	return uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS) ? -ZK_EIO : 0;
 }
 
@@ -234,6 +238,10 @@ static int relay_init(relay_t *r, char *err, size_t errlen)
 	r->rules.max_lifetime_s = r->cfg.token_max_lifetime_s;
 	if (registry_load(r->cfg.registry_dir, &r->registry, err, errlen))
 		return -ZK_ECONFIG;
+	if (r->cfg.audit_file[0] && strcmp(r->cfg.audit_file, "off") &&
+	    audit_open(r->cfg.audit_file, r->cfg.audit_sync ? AUDIT_SYNC : 0, &r->audit, err,
+		       errlen))
+		return -ZK_ECONFIG;
 	if (route_init(&r->routes, 1024) || conn_slab_init(&r->slab) ||
 	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip)) {
 		snprintf(err, errlen, "out of memory");
@@ -247,6 +255,7 @@ static void relay_free(relay_t *r)
 {
 	registry_free(r->registry);
 	r->registry = NULL;
+	audit_close(&r->audit);
 	OPENSSL_cleanse(r->log_key, sizeof(r->log_key));
 	route_free(&r->routes);
 	conn_slab_free(&r->slab);

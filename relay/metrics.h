@@ -63,7 +63,7 @@ void metrics_observe(metrics_hist_t *h, double seconds, uint64_t count);
 static inline void metrics_refused_frame(int reason)
 {
 	if (reason < 0)
-		reason = -reason;
+		reason = reason < -ZK_REASON_COUNT ? ZK_REASON_COUNT : -reason;
 	if (reason < ZK_REASON_COUNT)
 		metrics.frames_refused[reason]++;
 }

@@ -36,6 +36,7 @@ typedef struct relay {
 	void *ssl_ctx;          /* the vhost's SSL_CTX, for reloads */
 
 	registry_t *registry;   /* swapped whole on SIGHUP */
+	struct audit *audit;    /* NULL: no audit trail */
 	token_rules_t rules;
 	route_table_t routes;   /* address -> conn_t * (after hello) */
 	conn_slab_t slab;       /* conn_ref_t -> conn_t * */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "audit.h"
 #include "deliver.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,19 +58,23 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 
 	if (c->hello_done)
 		return -ZK_EPROTO;
-	if (c->ident.role == WIRE_ROLE_SAFE && !safe_admitted(r, c))
-		return -ZK_ENOTAUTH;
-	rc = take_token(c, &f->u.hello.token);
-	if (rc)
+	rc = c->ident.role == WIRE_ROLE_SAFE && !safe_admitted(r, c) ? -ZK_ENOTAUTH
+								     : take_token(c, &f->u.hello.token);
+	if (rc) {
+		if (rc != -ZK_ENOMEM)
+			audit_hello_refused(r->audit, c->ident.addr, NULL, rc, NULL);
 		return rc;
+	}
+	audit_hello_accepted(r->audit, c->ident.addr, conn_audit_practice(c), conn_audit_jti(c));
 	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
 		return -ZK_ENOMEM;
 	c->hello_done = 1;
-	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	if (old && old != c) {
 		conn_t *prev = old;
 		prev->hello_done = 0; /* its route entry now belongs to c */
 		zlog(ZLOG_INFO, "connection_replaced", "s", "endpoint", c->log_id);
+		audit_connection_cut(r->audit, prev->ident.addr, conn_audit_practice(prev),
+				     ZK_EREPLACED, conn_audit_jti(prev));
 		conn_close(prev, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_EREPLACED);
 	}
 	return deliver_welcome(c);

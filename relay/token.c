@@ -52,7 +52,10 @@ int token_parse_time(const char *s, int64_t *out)
 	} else {
 		return -ZK_EMALFORMED;
 	}
-	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (*p || M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap) ||
+	    h > 23 || m > 59 || sec > 60)
 		return -ZK_EMALFORMED;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = Y - 1900;

@@ -563,8 +563,8 @@ static const setting_t *find_set(const harness_t *h, const char *section, const 
 static int write_config(harness_t *h, const char *path)
 {
 	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "tokens",
-						"ops", "log" };
-	char listen[64], ca[600], crt[600], key[600], crl[600], reg[600];
+						"audit", "ops", "log" };
+	char listen[64], ca[600], crt[600], key[600], crl[600], reg[600], audit[600];
 	const char *defaults[][3] = {
 		{ "relay", "id", "zkrelay-dev" },
 		{ "relay", "listen", listen },
@@ -573,6 +573,7 @@ static int write_config(harness_t *h, const char *path)
 		{ "tls", "cert_file", crt },
 		{ "tls", "key_file", key },
 		{ "tls", "crl_file", crl },
+		{ "audit", "file", audit },
 		{ "ops", "listen", "127.0.0.1:0" }, /* off unless a test asks */
 		{ "log", "level", "info" },
 	};
@@ -584,6 +585,7 @@ static int write_config(harness_t *h, const char *path)
 	snprintf(crt, sizeof(crt), "%s/pki/server.crt", h->dir);
 	snprintf(key, sizeof(key), "%s/pki/server.key", h->dir);
 	snprintf(crl, sizeof(crl), "%s/pki/crl.pem", h->dir);
+	snprintf(audit, sizeof(audit), "%s/audit.log", h->dir);
 	snprintf(reg, sizeof(reg), "%s/pki/registry", h->dir);
 	f = fopen(path, "w");
 	if (f == NULL)

@@ -20,6 +20,9 @@ Suite *limits_suite(void);
 Suite *timeouts_suite(void);
 Suite *caps_suite(void);
 Suite *reload_suite(void);
+Suite *tokens_suite(void);
+Suite *access_reload_suite(void);
+Suite *ops_suite(void);
 
 /* Frame and reason constants, shortened. */
 #define F_WELCOME ZKRELAY__V1__FRAME__BODY_WELCOME

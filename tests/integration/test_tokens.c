@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "itest.h"
 #include "tokenmint.h"
@@ -572,14 +573,19 @@ static harness_t *expiry_relay(const char *name)
 	return h;
 }
 
-/* A client token that expires in 2 s; its exp in *exp_s. */
+/* A client token that expires 2 s after it was issued (exp in *exp_s),
+ * issued just after a second began so that nearly all of it is left. */
 static char *short_token(harness_t *h, int64_t *exp_s)
 {
 	mint_t m = { A_CLIENT1, .iat = 0, .nbf = 0, .exp = 2 };
+	int64_t now;
 	char *tok;
 
-	*exp_s = (int64_t)time(NULL) + 2;
+	sleep_until(((int64_t)time(NULL) + 1) * 1000 + 20);
+	now = (int64_t)time(NULL);
 	tok = mint(h, &m);
+	ck_assert_msg((int64_t)time(NULL) == now, "issuing a token took a second");
+	*exp_s = now + 2;
 	return tok;
 }
 

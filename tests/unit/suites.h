@@ -5,15 +5,19 @@
 
 #include <check.h>
 
+Suite *audit_suite(void);
 Suite *b64url_suite(void);
 Suite *buf_suite(void);
 Suite *config_suite(void);
+Suite *hashchain_suite(void);
 Suite *ident_suite(void);
 Suite *iplimit_suite(void);
+Suite *metrics_suite(void);
 Suite *paseto_suite(void);
 Suite *queue_suite(void);
 Suite *registry_suite(void);
 Suite *route_suite(void);
+Suite *token_suite(void);
 Suite *wire_suite(void);
 Suite *zkerr_suite(void);
 

@@ -8,15 +8,19 @@
 
 /* One line per suite; add new suites here and in suites.h. */
 static Suite *(*const suites[])(void) = {
+	audit_suite,
 	b64url_suite,
 	buf_suite,
 	config_suite,
+	hashchain_suite,
 	ident_suite,
 	iplimit_suite,
+	metrics_suite,
 	paseto_suite,
 	queue_suite,
 	registry_suite,
 	route_suite,
+	token_suite,
 	wire_suite,
 	zkerr_suite,
 };
