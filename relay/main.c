@@ -266,14 +266,15 @@ static void relay_free(relay_t *r)
 static int run(relay_t *r)
 {
 	uv_loop_t loop;
-	char err[512];
+	char err[512] = "cannot set up the event loop's timers and signals";
 	int rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop))
 		return 1;
 	r->loop = &loop;
-	if (relay_init(r, err, sizeof(err)) || start_handles(r) ||
+	/* The handles first: stop_loop() closes them on any failure after. */
+	if (start_handles(r) || relay_init(r, err, sizeof(err)) ||
 	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "startup_failed", "s", "error", err);
 		fprintf(stderr, "zkrelay: %s\n", err);
