@@ -1,6 +1,8 @@
 /* The relay process under test. See relayproc.h. */
 #include "relayproc.h"
 
+#include "../tests/integration/harness.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,24 +48,6 @@ static void sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-/* A port the kernel just handed out. Another process may take it before
- * the relay binds it; relayproc_start() then tries again. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 static int write_config(relayproc_t *rp)
@@ -197,7 +181,7 @@ int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir)
 	snprintf(rp->conf, sizeof(rp->conf), "%s/relay.conf", rp->dir);
 	snprintf(rp->log, sizeof(rp->log), "%s/relay.log", rp->dir);
 	for (attempt = 0; attempt < START_ATTEMPTS && r == -1; attempt++) {
-		rp->port = free_port();
+		rp->port = harness_free_port();
 		if (rp->port <= 0)
 			return seterr(rp, "no free port: %s", strerror(errno));
 		if (write_config(rp) < 0)

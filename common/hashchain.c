@@ -32,35 +32,13 @@ static const char zero_hash[HASHCHAIN_HASH_HEX + 1] =
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* Control and non-ASCII bytes may come from the file (jansson quotes the
- * token it choked on) or the path: keep them out of logs and terminals. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
-
-__attribute__((format(printf, 4, 5))) static int say(char *err, size_t errlen, int rc,
-						    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	sanitize(err);
-	return rc;
-}
 
 /* "<path>: <what>: <strerror>", -ZK_EIO. Reads errno first. */
 static int sys_fail(char *err, size_t errlen, const char *path, const char *what)
 {
 	int e = errno;
 
-	return say(err, errlen, -ZK_EIO, "%s: %s: %s", path, what, strerror(e));
+	return zk_errf(err, errlen, -ZK_EIO, "%s: %s: %s", path, what, strerror(e));
 }
 
 /* ---- hashing --------------------------------------------------------------- */
@@ -108,7 +86,7 @@ __attribute__((format(printf, 2, 3))) static int bad_line(walk_t *w, const char 
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	w->bad = 1;
-	return say(w->err, w->errlen, -ZK_EMALFORMED, "%s: line %llu: %s", w->name,
+	return zk_errf(w->err, w->errlen, -ZK_EMALFORMED, "%s: line %llu: %s", w->name,
 		   (unsigned long long)(w->seq + 1), why);
 }
 
@@ -192,7 +170,7 @@ static int check_line(walk_t *w, const char *line, size_t len, json_t **out)
 	}
 	rc = hash_hex(line, len, head);
 	if (rc) {
-		rc = say(w->err, w->errlen, rc, "%s: SHA-256 failed", w->name);
+		rc = zk_errf(w->err, w->errlen, rc, "%s: SHA-256 failed", w->name);
 		goto out;
 	}
 	memcpy(w->head, head, sizeof(head));
@@ -216,7 +194,7 @@ static int walk_init(walk_t *w, int fd, const char *name, char *err, size_t errl
 	memcpy(w->head, zero_hash, sizeof(zero_hash));
 	w->buf = malloc(HASHCHAIN_MAX_LINE);
 	if (!w->buf)
-		return say(err, errlen, -ZK_ENOMEM, "%s: out of memory", name);
+		return zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", name);
 	return 0;
 }
 
@@ -254,7 +232,7 @@ int hashchain_walk_fd(int fd, const char *name, hashchain_line_cb cb, void *arg,
 	if (lines)
 		*lines = 0;
 	if (fd < 0 || !name)
-		return say(err, errlen, -ZK_EINVAL, "hashchain: bad argument");
+		return zk_errf(err, errlen, -ZK_EINVAL, "hashchain: bad argument");
 	rc = walk_init(&w, fd, name, err, errlen);
 	if (rc == 0)
 		rc = walk_run(&w, cb, arg);
@@ -271,7 +249,7 @@ int hashchain_verify_file(const char *path, uint64_t *lines, char *err, size_t e
 	if (lines)
 		*lines = 0;
 	if (!path)
-		return say(err, errlen, -ZK_EINVAL, "hashchain: no path");
+		return zk_errf(err, errlen, -ZK_EINVAL, "hashchain: no path");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sys_fail(err, errlen, path, "cannot open");
@@ -290,7 +268,7 @@ static int sync_dir(const char *path, char *err, size_t errlen)
 	int fd = -1, rc = 0;
 
 	if (!copy)
-		return say(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
+		return zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
 	dir = dirname(copy);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) != 0)
@@ -312,7 +290,7 @@ static int recover(hashchain_t *hc, const char *path, char *err, size_t errlen)
 	if (fstat(hc->fd, &ws) != 0)
 		return sys_fail(err, errlen, path, "cannot stat");
 	if (!S_ISREG(ws.st_mode))
-		return say(err, errlen, -ZK_EINVAL, "%s: not a regular file", path);
+		return zk_errf(err, errlen, -ZK_EINVAL, "%s: not a regular file", path);
 	rfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0) {
 		rc = sys_fail(err, errlen, path, "cannot open for reading");
@@ -323,7 +301,7 @@ static int recover(hashchain_t *hc, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (rs.st_dev != ws.st_dev || rs.st_ino != ws.st_ino) {
-		rc = say(err, errlen, -ZK_EIO, "%s: replaced while being opened", path);
+		rc = zk_errf(err, errlen, -ZK_EIO, "%s: replaced while being opened", path);
 		goto out;
 	}
 	rc = walk_init(&w, rfd, path, err, errlen);
@@ -349,15 +327,15 @@ int hashchain_open(const char *path, unsigned flags, hashchain_t **out, char *er
 	int rc;
 
 	if (!path || !*path || !out || (flags & ~(unsigned)HASHCHAIN_SYNC))
-		return say(err, errlen, -ZK_EINVAL, "hashchain: bad argument");
+		return zk_errf(err, errlen, -ZK_EINVAL, "hashchain: bad argument");
 	hc = calloc(1, sizeof(*hc));
 	if (!hc)
-		return say(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
+		return zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
 	hc->fd = -1;
 	hc->flags = flags;
 	hc->buf = malloc(HASHCHAIN_MAX_LINE);
 	if (!hc->buf) {
-		rc = say(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
+		rc = zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	hc->fd = open(path, O_APPEND | O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
@@ -368,7 +346,7 @@ int hashchain_open(const char *path, unsigned flags, hashchain_t **out, char *er
 	/* Two writers would interleave lines with the same seq. */
 	if (flock(hc->fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
-			rc = say(err, errlen, -ZK_EIO, "%s: already open for writing elsewhere",
+			rc = zk_errf(err, errlen, -ZK_EIO, "%s: already open for writing elsewhere",
 				 path);
 		else
 			rc = sys_fail(err, errlen, path, "cannot lock");

@@ -1,6 +1,8 @@
 #include "zkerr.h"
 
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 static const char *const names[ZK_REASON_COUNT] = {
 	[ZK_OK] = "none",
@@ -38,4 +40,19 @@ const char *zk_err_name(int code)
 	case ZK_ECERT: return "certificate_error";
 	default: return "unknown";
 	}
+}
+
+int zk_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (char *s = err; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+	return rc;
 }

@@ -8,6 +8,8 @@
 #ifndef ZK_ERR_H
 #define ZK_ERR_H
 
+#include <stddef.h>
+
 typedef enum {
 	ZK_OK = 0,
 	ZK_ENOROUTE = 1,
@@ -35,6 +37,13 @@ typedef enum {
 	ZK_ECONFIG = 103,
 	ZK_ECERT = 104,
 } zk_err_t;
+
+/* Formats a message into err (errlen bytes; NULL or 0: nothing), replaces
+ * control and non-ASCII bytes (file contents and paths end up in logs and
+ * terminals) and returns rc, so `return zk_errf(err, len, -ZK_EIO, ...)`
+ * reports and fails in one statement. */
+__attribute__((format(printf, 4, 5)))
+int zk_errf(char *err, size_t errlen, int rc, const char *fmt, ...);
 
 /* Stable snake_case name, e.g. "no_route"; "unknown" for other values.
  * Accepts the code with either sign. */

@@ -248,7 +248,6 @@ void conn_on_closed(conn_t *c)
 	if (c->hello_done)
 		route_del(&c->relay->routes, c->ident.addr, c->ident.addr_len, c);
 	deliver_abandon(c);
-	deliver_forget_sender(c);
 }
 
 void conn_set_token(conn_t *c, token_claims_t *t)

@@ -56,11 +56,6 @@ static void resume_senders(conn_t *dst)
 	dst->nwaiters = 0;
 }
 
-void deliver_forget_sender(conn_t *c)
-{
-	/* The waiter lists hold refs; a stale ref is skipped on resume. */
-	c->paused_by = 0;
-}
 
 /* ---- queueing -------------------------------------------------------- */
 

@@ -29,7 +29,5 @@ int deliver_flush(conn_t *c);
 /* c is closing: nack its queued data frames to their senders, release
  * the senders paused on it, and free the queue. */
 void deliver_abandon(conn_t *c);
-/* c is going away: stop being counted as a paused sender anywhere. */
-void deliver_forget_sender(conn_t *c);
 
 #endif

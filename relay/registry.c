@@ -169,27 +169,6 @@ typedef struct {
 	registry_practice_t *p;
 } parse_t;
 
-/* Replaces control and non-ASCII bytes, which may come from the file. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
-
-__attribute__((format(printf, 4, 5))) static int say(char *err, size_t errlen, int rc,
-						    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	sanitize(err);
-	return rc;
-}
 
 /* "<path>: <message>", and -ZK_ECONFIG. */
 __attribute__((format(printf, 2, 3))) static int fail(parse_t *ps, const char *fmt, ...)
@@ -200,7 +179,7 @@ __attribute__((format(printf, 2, 3))) static int fail(parse_t *ps, const char *f
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return say(ps->err, ps->errlen, -ZK_ECONFIG, "%s: %s", ps->path, msg);
+	return zk_errf(ps->err, ps->errlen, -ZK_ECONFIG, "%s: %s", ps->path, msg);
 }
 
 /* Copies a string of the document into the practice's pool. */
@@ -514,9 +493,9 @@ static int read_file(parse_t *ps, int dfd, const char *name, char **out, size_t 
 
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return say(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
+		return zk_errf(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
 	if (fstat(fd, &st) != 0) {
-		rc = say(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
+		rc = zk_errf(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -553,7 +532,7 @@ static int read_file(parse_t *ps, int dfd, const char *name, char **out, size_t 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = say(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
+			rc = zk_errf(ps->err, ps->errlen, -ZK_EIO, "%s: %s", ps->path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -620,7 +599,7 @@ out:
 	free(text);
 	if (rc) {
 		if (rc == -ZK_ENOMEM)
-			say(err, errlen, rc, "%s: out of memory", path);
+			zk_errf(err, errlen, rc, "%s: out of memory", path);
 		practice_free(&p);
 		return rc;
 	}
@@ -665,13 +644,13 @@ static int list_names(const char *dir, DIR *d, char ***out, size_t *nout, char *
 		de = readdir(d);
 		if (!de) {
 			if (errno != 0)
-				rc = say(err, errlen, -ZK_EIO, "%s: %s", dir, strerror(errno));
+				rc = zk_errf(err, errlen, -ZK_EIO, "%s: %s", dir, strerror(errno));
 			break;
 		}
 		if (!is_practice_file(de->d_name))
 			continue;
 		if (n == REGISTRY_MAX_PRACTICES) {
-			rc = say(err, errlen, -ZK_ECONFIG, "%s: more than %u practice files", dir,
+			rc = zk_errf(err, errlen, -ZK_ECONFIG, "%s: more than %u practice files", dir,
 				 REGISTRY_MAX_PRACTICES);
 			break;
 		}
@@ -680,14 +659,14 @@ static int list_names(const char *dir, DIR *d, char ***out, size_t *nout, char *
 			char **nn = realloc(names, ncap * sizeof(*names));
 
 			if (!nn) {
-				rc = say(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
+				rc = zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
 				break;
 			}
 			names = nn;
 			cap = ncap;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
-			rc = say(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
+			rc = zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
 			break;
 		}
 		n++;
@@ -712,16 +691,16 @@ int registry_load(const char *dir, registry_t **out, char *err, size_t errlen)
 	int rc;
 
 	if (!dir || !out)
-		return say(err, errlen, -ZK_EINVAL, "registry: no directory given");
+		return zk_errf(err, errlen, -ZK_EINVAL, "registry: no directory given");
 	d = opendir(dir);
 	if (!d)
-		return say(err, errlen, -ZK_EIO, "%s: %s", dir, strerror(errno));
+		return zk_errf(err, errlen, -ZK_EIO, "%s: %s", dir, strerror(errno));
 	rc = list_names(dir, d, &names, &n, err, errlen);
 	if (rc)
 		goto out;
 	if (!(reg = calloc(1, sizeof(*reg))) ||
 	    (n > 0 && !(reg->practices = calloc(n, sizeof(*reg->practices))))) {
-		rc = say(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
+		rc = zk_errf(err, errlen, -ZK_ENOMEM, "%s: out of memory", dir);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -534,7 +534,7 @@ void harness_set_int(harness_t *h, const char *section, const char *key, long lo
 	harness_set(h, section, key, v);
 }
 
-static int free_port(void)
+int harness_free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
@@ -666,7 +666,7 @@ int harness_start(harness_t *h)
 		int64_t deadline = harness_now_ms() + LISTEN_WAIT_MS;
 		int status;
 
-		h->port = free_port();
+		h->port = harness_free_port();
 		if (h->port <= 0)
 			return seterr(h, "no free port");
 		if (write_config(h, config) < 0)

@@ -84,6 +84,10 @@ int harness_log_wait(harness_t *h, int timeout_ms, ...) __attribute__((sentinel)
 int harness_log_count(harness_t *h, ...) __attribute__((sentinel));
 const char *harness_log_path(harness_t *h);
 
+/* A loopback TCP port the kernel just handed out (another process may
+ * take it before it is bound again); -1 on failure. */
+int harness_free_port(void);
+
 /* Client options for this relay: port, CA, and the endpoint's certificate
  * (practice or endpoint NULL: no client certificate). */
 void harness_client_opts(harness_t *h, tclient_opts_t *o, const char *practice,
