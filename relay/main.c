@@ -163,13 +163,13 @@ static void reload(relay_t *r)
 	char err[512];
 	int ok = 1;
 
+	notify_send("RELOADING=1");
 	if (!r->ssl_ctx || tls_reload(r->ssl_ctx, cfg->ca_file, cfg->cert_file, cfg->key_file,
 				      cfg->crl_file, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "reload_failed", "ss", "what", "tls", "error",
 		     r->ssl_ctx ? err : "no TLS context");
 		ok = 0;
 	}
-	notify_send("RELOADING=1");
 	if (registry_load(cfg->registry_dir, &reg, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "reload_failed", "ss", "what", "registry", "error", err);
 		metrics.reload_failed++;

@@ -34,21 +34,6 @@ static const char *const forbidden[] = { "practice-a", "practice-b", "client-1",
 /* ---------------------------------------------------------------------- */
 /* Starting a relay with its ops listener on. */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 /* Starts h with [ops] listen on a free port (another one if that port was
  * taken in the meantime); the ops port. */
@@ -59,7 +44,7 @@ static int start_with_ops(harness_t *h)
 
 	ck_assert_ptr_nonnull(h);
 	for (int attempt = 0; attempt < 3; attempt++) {
-		port = free_port();
+		port = harness_free_port();
 		ck_assert_int_gt(port, 0);
 		snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 		harness_set(h, "ops", "listen", listen);
@@ -424,7 +409,6 @@ START_TEST(test_ops_paths)
 	http_t r;
 	int n;
 
-	harness_sleep_ms(300); /* past the first tick (see test_healthz_at_start) */
 	expect_get(port, "/healthz", 200, &r);
 	ck_assert_msg(r.blen >= 2 && strncmp(r.body, "ok", 2) == 0, "healthz body \"%.*s\"",
 		      (int)r.blen, r.body);
@@ -503,7 +487,6 @@ START_TEST(test_ops_bounds)
 	http_t r;
 	int n;
 
-	harness_sleep_ms(300); /* past the first tick (see test_healthz_at_start) */
 	/* Never finishes its request: must be cut after about 5 s. */
 	slow = tcp_connect(port);
 	ck_assert_int_ge(slow, 0);
@@ -798,9 +781,12 @@ START_TEST(test_notify_watchdog_not_ours)
 	ck_assert_int_eq(notify_recv(fd, WAIT_MS, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "READY=1");
 	t0 = harness_now_ms();
-	while (harness_now_ms() - t0 < 700)
-		ck_assert_msg(notify_recv(fd, (int)(t0 + 700 - harness_now_ms()), buf, sizeof(buf)) != 0,
+	while (harness_now_ms() - t0 < 700) {
+		int left = (int)(t0 + 700 - harness_now_ms());
+
+		ck_assert_msg(notify_recv(fd, left, buf, sizeof(buf)) != 0,
 			      "\"%s\" without a watchdog of ours", buf);
+	}
 	close(fd);
 	harness_free(h);
 }

@@ -420,8 +420,9 @@ static int expo_parse(expo_t *e, const char *text, size_t len)
 					return bad(e, line, "%s: bad HELP text", name);
 				f->has_help = 1;
 			} else {
-				static const char *const types[] = { "counter", "gauge", "histogram",
-								     "summary", "untyped" };
+				static const char *const types[] = {
+					"counter", "gauge", "histogram", "summary", "untyped"
+				};
 				size_t i;
 
 				if (f->has_type)
@@ -442,6 +443,7 @@ static int expo_parse(expo_t *e, const char *text, size_t len)
 		if (parse_sample(e, line, buf, cur))
 			return -1;
 	}
+	e->line[0] = '\0'; /* what follows is about the whole text */
 	for (size_t i = 0; i < e->nfamilies; i++) {
 		const family_t *f = &e->families[i];
 
@@ -527,7 +529,8 @@ static void render_parse(const metrics_now_t *now, expo_t *e)
 	char *text = render(now, &len);
 	int rc = expo_parse(e, text, len);
 
-	ck_assert_msg(rc == 0, "invalid exposition: %s (at \"%s\")", e->err, e->line);
+	ck_assert_msg(rc == 0, "invalid exposition: %s%s%s%s", e->err, e->line[0] ? " (at \"" : "",
+		      e->line, e->line[0] ? "\")" : "");
 	free(text);
 }
 
@@ -1089,7 +1092,8 @@ START_TEST(test_reader_refuses)
 		{ "counter without _total", "# HELP a x\n# TYPE a counter\na 1\n" },
 		{ "unquoted label", "# HELP a x\n# TYPE a gauge\na{r=ok} 1\n" },
 		{ "not contiguous",
-		  "# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na{r=\"x\"} 2\n" },
+		  "# HELP a x\n# TYPE a gauge\na 1\n"
+		  "# HELP b x\n# TYPE b gauge\nb 1\na{r=\"x\"} 2\n" },
 		{ "buckets not cumulative",
 		  "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"2\"} 1\n"
 		  "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n" },
