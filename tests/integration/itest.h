@@ -23,6 +23,7 @@ Suite *reload_suite(void);
 Suite *tokens_suite(void);
 Suite *access_reload_suite(void);
 Suite *ops_suite(void);
+Suite *safes_suite(void);
 
 /* Frame and reason constants, shortened. */
 #define F_WELCOME ZKRELAY__V1__FRAME__BODY_WELCOME
