@@ -25,6 +25,13 @@ Suite *access_reload_suite(void);
 Suite *ops_suite(void);
 Suite *safes_suite(void);
 
+/* test_util.c: a client with only its TCP connection made. */
+tclient_t *itest_tcp_only(harness_t *h);
+/* Connects and says hello as practice/endpoint, retrying for up to
+ * timeout_ms while the relay may still count a connection just closed. */
+tclient_t *itest_endpoint_retry(harness_t *h, const char *practice, const char *endpoint,
+				int timeout_ms);
+
 /* Frame and reason constants, shortened. */
 #define F_WELCOME ZKRELAY__V1__FRAME__BODY_WELCOME
 #define F_NACK ZKRELAY__V1__FRAME__BODY_NACK

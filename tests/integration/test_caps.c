@@ -14,40 +14,7 @@
 #define R_QUEUE_FULL ZKRELAY__V1__REASON__REASON_QUEUE_FULL
 #define R_BUSY ZKRELAY__V1__REASON__REASON_RELAY_BUSY
 
-static tclient_t *tcp_only(harness_t *h)
-{
-	tclient_opts_t o;
-	tclient_t *c;
-	int rc;
 
-	harness_client_opts(h, &o, NULL, NULL);
-	c = tclient_new(&o);
-	ck_assert_ptr_nonnull(c);
-	rc = tclient_connect_tcp(c);
-	ck_assert_msg(rc == 0, "TCP connect: %d (%s)", rc, tclient_error(c));
-	return c;
-}
-
-/* Connects as practice/endpoint, retrying for up to timeout_ms while the
- * relay may still count a connection that was just closed. */
-static tclient_t *endpoint_retry(harness_t *h, const char *practice, const char *endpoint,
-				 int timeout_ms)
-{
-	int64_t deadline = harness_now_ms() + timeout_ms;
-
-	for (;;) {
-		int rc;
-		tclient_t *c = harness_endpoint(h, practice, endpoint, &rc);
-
-		ck_assert_ptr_nonnull(c);
-		if (rc == 0)
-			return c;
-		ck_assert_msg(harness_now_ms() < deadline, "%s/%s still refused: %d (%s)", practice,
-			      endpoint, rc, tclient_error(c));
-		tclient_free(c);
-		harness_sleep_ms(100);
-	}
-}
 
 /* max_connections = max_connections_per_ip = CAP: CAP connections work,
  * connection CAP + 1 is closed at accept (the total cap, checked first,
@@ -75,7 +42,7 @@ START_TEST(test_total_connections)
 	EXPECT_DATA(c[0], WAIT_MS, "practice-a/client-2", 1, 1, 100, TAG(1, 1, 1));
 
 	/* CAP + 1: closed at once, though it has not sent a byte. */
-	extra = tcp_only(h);
+	extra = itest_tcp_only(h);
 	rc = tclient_wait_closed(extra, 1000);
 	ck_assert_msg(rc == 0, "connection %d not closed within 1 s (max_connections %d)",
 		      CAP + 1, CAP);
@@ -86,12 +53,12 @@ START_TEST(test_total_connections)
 
 	/* One leaves: a new one is accepted and served ... */
 	tclient_free(c[2]);
-	c[2] = endpoint_retry(h, "practice-b", "client-1", 3000);
+	c[2] = itest_endpoint_retry(h, "practice-b", "client-1", 3000);
 	SEND(c[2], SAFE_B, 1, 1, 100, TAG(1, 1, 2));
 	EXPECT_NACK(c[2], 1, 1, R_NO_ROUTE);
 
 	/* ... and the cap holds again. */
-	extra = tcp_only(h);
+	extra = itest_tcp_only(h);
 	rc = tclient_wait_closed(extra, 1000);
 	ck_assert_msg(rc == 0, "connection %d accepted after churn", CAP + 1);
 	tclient_free(extra);

@@ -5,40 +5,7 @@
 #define SAFE_A "practice-a/safe-1"
 #define CLIENT_A "practice-a/client-1"
 
-static tclient_t *tcp_only(harness_t *h)
-{
-	tclient_opts_t o;
-	tclient_t *c;
-	int rc;
 
-	harness_client_opts(h, &o, NULL, NULL);
-	c = tclient_new(&o);
-	ck_assert_ptr_nonnull(c);
-	rc = tclient_connect_tcp(c);
-	ck_assert_msg(rc == 0, "TCP connect: %d (%s)", rc, tclient_error(c));
-	return c;
-}
-
-/* Connects as practice/endpoint, retrying for up to timeout_ms while the
- * relay may still count a connection that was just closed. */
-static tclient_t *endpoint_retry(harness_t *h, const char *practice, const char *endpoint,
-				 int timeout_ms)
-{
-	int64_t deadline = harness_now_ms() + timeout_ms;
-
-	for (;;) {
-		int rc;
-		tclient_t *c = harness_endpoint(h, practice, endpoint, &rc);
-
-		ck_assert_ptr_nonnull(c);
-		if (rc == 0)
-			return c;
-		ck_assert_msg(harness_now_ms() < deadline, "%s/%s still refused: %d (%s)", practice,
-			      endpoint, rc, tclient_error(c));
-		tclient_free(c);
-		harness_sleep_ms(100);
-	}
-}
 
 START_TEST(test_per_ip_cap)
 {
@@ -67,7 +34,7 @@ START_TEST(test_per_ip_cap)
 	EXPECT_NACK(c[3], 1, 1, R_NO_ROUTE);
 
 	/* CAP + 1: the TCP connection is closed at once. */
-	extra = tcp_only(h);
+	extra = itest_tcp_only(h);
 	rc = tclient_wait_closed(extra, 1000);
 	ck_assert_msg(rc == 0, "connection %d from one address not closed within 1 s", CAP + 1);
 	tclient_free(extra);
@@ -81,7 +48,7 @@ START_TEST(test_per_ip_cap)
 
 	/* One leaves, one more fits, and the edge holds again. */
 	tclient_free(c[3]);
-	c[3] = endpoint_retry(h, "practice-b", "safe-1", 3000);
+	c[3] = itest_endpoint_retry(h, "practice-b", "safe-1", 3000);
 	extra = harness_endpoint(h, "practice-b", "client-1", &rc);
 	ck_assert_ptr_nonnull(extra);
 	ck_assert_msg(rc != 0, "connection %d from one address accepted after churn", CAP + 1);
@@ -110,7 +77,7 @@ START_TEST(test_handshake_timeout)
 	START(h);
 	ENDPOINT(ok, h, "practice-a", "safe-1");
 
-	idle = tcp_only(h);
+	idle = itest_tcp_only(h);
 	t0 = harness_now_ms();
 	if (_i == 1)
 		ck_assert_int_eq(tclient_send_raw(idle, partial, sizeof(partial)), 0);
