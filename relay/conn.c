@@ -315,7 +315,12 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 			SSL *ssl = lws_get_ssl(c->wsi);
 			if (!c->paused_by && ssl && SSL_has_pending(ssl))
 				listener_kick(c);
-		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms >= up_ms) {
+		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms < up_ms) {
+			/* Safety net, as for open connections above. */
+			SSL *ssl = lws_get_ssl(c->wsi);
+			if (ssl && SSL_has_pending(ssl))
+				listener_kick(c);
+		} else if (c->state == CONN_UPGRADE) {
 			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
 			metrics.refused_conns[REFUSE_UPGRADE_TIMEOUT]++;
 			conn_kill(c);

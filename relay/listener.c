@@ -134,6 +134,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 						(double)(uv_hrtime() - c->accepted_ns) / 1e9, 1);
 		}
 		return on_verify(user, len);
+	case LWS_CALLBACK_SSL_INFO:
+		/* Handshake done: the upgrade request may already sit,
+		 * undecrypted, in OpenSSL's read-ahead buffer. */
+		if (c && (((struct lws_ssl_info *)in)->where & SSL_CB_HANDSHAKE_DONE)) {
+			conn_tls_done(c);
+			listener_kick(c);
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		return -1; /* nothing is served over plain HTTP on this port */
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -257,6 +265,7 @@ int listener_start(relay_t *r, char *err, size_t errlen)
 	info.ssl_ca_filepath = r->cfg.ca_file;
 	info.tls1_3_plus_cipher_list = TLS_SUITES;
 	info.alpn = "http/1.1";
+	info.ssl_info_event_mask = SSL_CB_HANDSHAKE_DONE;
 	info.server_string = "zkrelay";
 	info.timeout_secs = r->cfg.tls_handshake_s;
 	info.timeout_secs_ah_idle = r->cfg.upgrade_s;
