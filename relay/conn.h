@@ -53,6 +53,7 @@ struct conn {
 
 	queue_t q;
 	queue_block_t *inflight; /* last message written, until fully sent */
+	int inflight_failed;     /* its write failed: nack it at the end */
 	int write_requested;
 	int close_code;    /* WebSocket close code once CLOSING */
 	int close_reason;  /* zk_err_t */

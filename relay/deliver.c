@@ -47,7 +47,7 @@ static void resume_senders(conn_t *dst)
 		conn_t *s = conn_lookup(dst->relay, dst->waiters[i]);
 		if (!s || s->paused_by == 0)
 			continue;
-		if (--s->paused_by == 0 && s->state == CONN_OPEN) {
+		if (--s->paused_by == 0 && (s->state == CONN_OPEN || s->state == CONN_CLOSING)) {
 			lws_rx_flow_control(s->wsi, 1);
 			listener_kick(s);
 			zlog(ZLOG_DEBUG, "backpressure_off", "s", "endpoint", s->log_id);
@@ -130,10 +130,15 @@ int deliver_nack(conn_t *c, uint32_t stream, uint64_t seq, int reason)
 	/* A closing connection has its Close frame queued last. */
 	if (c->state != CONN_OPEN)
 		return 0;
+	const config_t *cfg = &c->relay->cfg;
 	int rc = enqueue_small(c, enc_nack, &a);
 	/* Nacks fill the sender's own queue: a sender that does not read
-	 * them is paused like any other. */
-	if (rc == 0 && c->q.bytes > c->relay->cfg.queue_high_water)
+	 * them is paused like any other, and one that has still pushed its
+	 * queue past the cap (a whole message of refused frames) is closed,
+	 * so control frames cannot grow a queue without bound. */
+	if (rc == 0 && c->q.bytes > cfg->queue_max_bytes)
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, ZK_EQUEUEFULL);
+	else if (rc == 0 && c->q.bytes > cfg->queue_high_water)
 		pause_sender(c, c);
 	return rc;
 }
@@ -286,7 +291,11 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	metrics.bytes_relayed += f->u.data.payload.len;
 	if (src->token)
 		remember_write(src, d->ref);
-	if (d->q.bytes > cfg->queue_high_water)
+	/* A data-safe serves many clients: one slow client must not stop the
+	 * relay reading it. Frames past that client's cap are nacked
+	 * queue_full to the safe instead. */
+	if (d->q.bytes > cfg->queue_high_water &&
+	    !(src->ident.role == WIRE_ROLE_SAFE && d->ident.role == WIRE_ROLE_CLIENT))
 		pause_sender(d, src);
 	return;
 nack:
@@ -322,9 +331,13 @@ static int write_head(conn_t *c)
 		metrics_observe(&metrics.dwell, (double)(uv_hrtime() - b->first_ns) / 1e9, b->frames);
 	}
 	c->inflight = b;
+	if (rc < 0 || (size_t)rc < b->len) {
+		c->inflight_failed = 1; /* nacked when the connection ends */
+		return -1;
+	}
 	if (!lws_partial_buffered(c->wsi))
 		inflight_release(c); /* all in the kernel: nothing to keep */
-	return rc < 0 || (size_t)rc < b->len ? -1 : 0;
+	return 0;
 }
 
 int deliver_flush(conn_t *c)
@@ -376,7 +389,7 @@ void deliver_abandon(conn_t *c)
 	relay_t *r = c->relay;
 	queue_block_t *b;
 
-	if (c->inflight && lws_partial_buffered(c->wsi))
+	if (c->inflight && (c->inflight_failed || lws_partial_buffered(c->wsi)))
 		nack_block(r, c->inflight);
 	inflight_release(c);
 

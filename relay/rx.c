@@ -36,6 +36,14 @@ static int take_token(conn_t *c, const wire_slice_t *tok)
 
 	if (tok->len == 0)
 		return c->ident.role == WIRE_ROLE_SAFE ? 0 : -ZK_ETOKEN;
+	/* Addresses carry no role: a client certificate named like a
+	 * registered data-safe must not take that data-safe's address. */
+	if (c->ident.role == WIRE_ROLE_CLIENT) {
+		const registry_practice_t *own = registry_find(r->registry, c->ident.practice,
+								strlen(c->ident.practice));
+		if (own && registry_safe_known(own, c->ident.endpoint, strlen(c->ident.endpoint)))
+			return -ZK_ENOTAUTH;
+	}
 	t = malloc(sizeof(*t));
 	if (!t)
 		return -ZK_ENOMEM;
@@ -47,6 +55,8 @@ static int take_token(conn_t *c, const wire_slice_t *tok)
 	}
 	metrics.token_ok++;
 	conn_set_token(c, t);
+	/* Who may answer follows the current token only. */
+	c->nwrote = c->wrote_next = 0;
 	return 0;
 }
 
@@ -223,5 +233,11 @@ int conn_on_receive(conn_t *c, const void *in, size_t len)
 	rc = handle_message(c, c->rx, c->rx_len);
 	c->rx_len = 0;
 	c->rx_in_msg = 0;
+	/* Large messages are rare; idle connections keep no large buffer. */
+	if (c->rx_cap > 16384) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
 	return rc;
 }
