@@ -58,6 +58,9 @@ static const key_spec_t keys[] = {
 	{ "audit", "sync", KEY_BOOL, offsetof(config_t, audit_sync), 0, 0, 1 },
 	{ "ops", "listen", KEY_ADDR, offsetof(config_t, ops_addr), offsetof(config_t, ops_port),
 	  0, 0 },
+	STR("ops", tls_cert_file, ops_cert_file),
+	STR("ops", tls_key_file, ops_key_file),
+	STR("ops", tls_client_ca_file, ops_client_ca_file),
 	{ "log", "level", KEY_LEVEL, 0, 0, 0, 0 },
 	{ "log", "pseudonymize", KEY_BOOL, offsetof(config_t, log_pseudonymize), 0, 0, 1 },
 };
@@ -372,6 +375,10 @@ void config_print(const config_t *cfg)
 		const key_spec_t *k = &keys[i];
 		if (strcmp(section, k->section))
 			printf("%s[%s]\n", i ? "\n" : "", section = k->section);
+		if (k->type == KEY_STR && !base[k->offset]) {
+			printf("; %s = (unset)\n", k->name);
+			continue;
+		}
 		printf("%s = ", k->name);
 		if (k->type == KEY_STR) {
 			printf("%s\n", base + k->offset);

@@ -17,6 +17,9 @@ typedef struct {
 	int listen_port;
 	char ops_addr[64];   /* plain HTTP: /metrics, /healthz, /readyz */
 	int ops_port;        /* 0: no ops listener */
+	char ops_cert_file[CONFIG_PATH_MAX];      /* all empty: plain HTTP */
+	char ops_key_file[CONFIG_PATH_MAX];
+	char ops_client_ca_file[CONFIG_PATH_MAX]; /* scrapers must present a cert */
 
 	char ca_file[CONFIG_PATH_MAX];
 	char cert_file[CONFIG_PATH_MAX];

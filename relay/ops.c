@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,6 +9,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "zkerr.h"
 
 typedef struct {
@@ -18,13 +21,26 @@ typedef struct {
 	size_t len;
 	char *resp;
 	int closing, handles;
+	/* With [ops] TLS: OpenSSL over memory BIOs, the stream carries the
+	 * records; net[] receives them. */
+	SSL *ssl;
+	BIO *rbio, *wbio;
+	char net[4096];
 } ops_client_t;
+
+typedef struct {
+	uv_write_t req;
+	ops_client_t *c;
+	int last; /* the response's last bytes: close when written */
+	char data[];
+} ops_write_t;
 
 static void client_freed(uv_handle_t *h)
 {
 	ops_client_t *c = h->data;
 	if (--c->handles == 0) {
 		c->relay->ops_clients--;
+		SSL_free(c->ssl); /* frees both BIOs */
 		free(c->resp);
 		free(c);
 	}
@@ -64,9 +80,64 @@ static void snapshot(relay_t *r, metrics_now_t *now)
 	now->version = ZK_VERSION;
 }
 
+static void tls_written(uv_write_t *w, int status)
+{
+	ops_write_t *ow = (ops_write_t *)w;
+	if (status < 0 || ow->last)
+		client_close(ow->c);
+	free(ow);
+}
+
+/* Sends whatever TLS records OpenSSL has produced; last: close after. */
+static int tls_flush(ops_client_t *c, int last)
+{
+	size_t n = (size_t)BIO_ctrl_pending(c->wbio);
+	ops_write_t *ow;
+
+	if (n == 0) {
+		if (last)
+			client_close(c);
+		return 0;
+	}
+	ow = malloc(sizeof(*ow) + n);
+	if (!ow || BIO_read(c->wbio, ow->data, (int)n) != (int)n) {
+		free(ow);
+		return -1;
+	}
+	ow->c = c;
+	ow->last = last;
+	uv_buf_t buf = uv_buf_init(ow->data, (unsigned)n);
+	if (uv_write(&ow->req, (uv_stream_t *)&c->tcp, &buf, 1, tls_written)) {
+		free(ow);
+		return -1;
+	}
+	return 0;
+}
+
 static void written(uv_write_t *w, int status)
 {
 	client_close(w->data);
+}
+
+/* Plain: one write of the response. TLS: the response through SSL_write,
+ * a close_notify, and the records out. */
+static void send_response(ops_client_t *c, size_t len)
+{
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (c->ssl) {
+		if (SSL_write(c->ssl, c->resp, (int)len) != (int)len) {
+			client_close(c);
+			return;
+		}
+		SSL_shutdown(c->ssl);
+		if (tls_flush(c, 1))
+			client_close(c);
+		return;
+	}
+	uv_buf_t buf = uv_buf_init(c->resp, (unsigned)len);
+	c->wr.data = c;
+	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, written))
+		client_close(c);
 }
 
 static void respond(ops_client_t *c, int code, const char *ctype, const char *body, size_t blen)
@@ -84,11 +155,7 @@ static void respond(ops_client_t *c, int code, const char *ctype, const char *bo
 	}
 	memcpy(c->resp, hdr, (size_t)n);
 	memcpy(c->resp + n, body, blen);
-	uv_buf_t buf = uv_buf_init(c->resp, (unsigned)((size_t)n + blen));
-	c->wr.data = c;
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, written))
-		client_close(c);
+	send_response(c, (size_t)n + blen);
 }
 
 static void serve(ops_client_t *c, const char *path)
@@ -144,8 +211,51 @@ static void on_request(ops_client_t *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	ops_client_t *c = h->data;
-	/* One byte kept for the terminator the request parser relies on. */
-	*buf = uv_buf_init(c->req + c->len, (unsigned)(sizeof(c->req) - 1 - c->len));
+	if (c->ssl)
+		*buf = uv_buf_init(c->net, sizeof(c->net));
+	else /* one byte kept for the terminator the request parser relies on */
+		*buf = uv_buf_init(c->req + c->len, (unsigned)(sizeof(c->req) - 1 - c->len));
+}
+
+static void got_bytes(ops_client_t *c, size_t n)
+{
+	c->len += n;
+	c->req[c->len] = '\0';
+	if (strstr(c->req, "\r\n\r\n"))
+		on_request(c);
+	else if (c->len >= sizeof(c->req) - 1)
+		client_close(c); /* too large for any request served here */
+}
+
+/* Records in, handshake or plaintext out. The request buffer's bound
+ * holds for the plaintext as for plain HTTP. */
+static void tls_read(ops_client_t *c, const char *p, size_t n)
+{
+	int rc = 0;
+
+	if (BIO_write(c->rbio, p, (int)n) != (int)n) {
+		client_close(c);
+		return;
+	}
+	if (!SSL_is_init_finished(c->ssl)) {
+		rc = SSL_do_handshake(c->ssl);
+		if (rc <= 0 && SSL_get_error(c->ssl, rc) != SSL_ERROR_WANT_READ) {
+			tls_flush(c, 1); /* the alert, then close */
+			return;
+		}
+		if (tls_flush(c, 0) || rc <= 0)
+			return;
+	}
+	while (!c->closing && c->len < sizeof(c->req) - 1) {
+		rc = SSL_read(c->ssl, c->req + c->len, (int)(sizeof(c->req) - 1 - c->len));
+		if (rc <= 0)
+			break;
+		got_bytes(c, (size_t)rc);
+		if (c->resp)
+			return; /* answered */
+	}
+	if (!c->closing && !c->resp && SSL_get_error(c->ssl, rc) != SSL_ERROR_WANT_READ)
+		client_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -155,17 +265,70 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		client_close(c);
 		return;
 	}
-	c->len += (size_t)nread;
-	c->req[c->len] = '\0';
-	if (strstr(c->req, "\r\n\r\n"))
-		on_request(c);
-	else if (c->len >= sizeof(c->req) - 1)
-		client_close(c); /* too large for any request served here */
+	if (c->ssl)
+		tls_read(c, buf->base, (size_t)nread);
+	else
+		got_bytes(c, (size_t)nread);
 }
 
 static void on_timeout(uv_timer_t *t)
 {
 	client_close(t->data);
+}
+
+static SSL *new_tls(SSL_CTX *ctx, BIO **rbio, BIO **wbio)
+{
+	SSL *ssl = SSL_new(ctx);
+	BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
+
+	if (!ssl || !r || !w) {
+		SSL_free(ssl);
+		BIO_free(r);
+		BIO_free(w);
+		return NULL;
+	}
+	SSL_set_bio(ssl, r, w); /* ssl owns both now */
+	SSL_set_accept_state(ssl);
+	*rbio = r;
+	*wbio = w;
+	return ssl;
+}
+
+/* TLS 1.3 with the relay's suites; a client certificate from the scraper
+ * CA when one is configured. */
+static int make_tls(relay_t *r, char *err, size_t errlen)
+{
+	const config_t *cfg = &r->cfg;
+	SSL_CTX *ctx;
+
+	if (!cfg->ops_cert_file[0] && !cfg->ops_key_file[0] && !cfg->ops_client_ca_file[0])
+		return 0;
+	if (!cfg->ops_cert_file[0] || !cfg->ops_key_file[0]) {
+		snprintf(err, errlen, "[ops] TLS needs both tls_cert_file and tls_key_file");
+		return -ZK_ECONFIG;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cfg->ops_cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->ops_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (cfg->ops_client_ca_file[0]) {
+		if (SSL_CTX_load_verify_locations(ctx, cfg->ops_client_ca_file, NULL) != 1)
+			goto fail;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	r->ops_tls = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	snprintf(err, errlen, "[ops] TLS: cannot load %s / %s / %s", cfg->ops_cert_file,
+		 cfg->ops_key_file, cfg->ops_client_ca_file[0] ? cfg->ops_client_ca_file : "-");
+	return -ZK_ECONFIG;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -184,6 +347,10 @@ static void on_connection(uv_stream_t *server, int status)
 	c->tcp.data = c->timer.data = c;
 	c->handles = 2;
 	r->ops_clients++;
+	if (r->ops_tls && !(c->ssl = new_tls(r->ops_tls, &c->rbio, &c->wbio))) {
+		client_close(c);
+		return;
+	}
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) || r->ops_clients > OPS_MAX_CLIENTS ||
 	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) ||
 	    uv_timer_start(&c->timer, on_timeout, OPS_TIMEOUT_MS, 0))
@@ -197,6 +364,8 @@ int ops_start(relay_t *r, char *err, size_t errlen)
 
 	if (r->cfg.ops_port == 0)
 		return 0;
+	if (make_tls(r, err, errlen))
+		return -ZK_ECONFIG;
 	if (uv_ip4_addr(r->cfg.ops_addr, r->cfg.ops_port, (struct sockaddr_in *)&ss) &&
 	    uv_ip6_addr(r->cfg.ops_addr, r->cfg.ops_port, (struct sockaddr_in6 *)&ss)) {
 		snprintf(err, errlen, "[ops] listen: %s is not a numeric address", r->cfg.ops_addr);
@@ -224,4 +393,7 @@ void ops_stop(relay_t *r)
 		r->ops_open = 0;
 		uv_close((uv_handle_t *)&r->ops, ops_closed);
 	}
+	/* Clients still open hold references; OpenSSL counts them. */
+	SSL_CTX_free(r->ops_tls);
+	r->ops_tls = NULL;
 }

@@ -57,6 +57,7 @@ typedef struct relay {
 
 	uv_tcp_t ops;           /* the operations listener (ops.c) */
 	int ops_open;
+	struct ssl_ctx_st *ops_tls; /* NULL: plain HTTP */
 	unsigned ops_clients;
 	uint64_t last_tick_ms;  /* for /healthz */
 	double start_time, cert_expiry;
