@@ -53,7 +53,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/zkrelay.pb-c.o
 RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
-.PHONY: all check check-unit check-integration check-asan run bench clean deps pki
+.PHONY: all check check-unit check-integration check-deploy check-asan run bench clean deps pki
 
 all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit
 
@@ -117,7 +117,10 @@ check-integration: $(BUILD)/zkrelay $(BUILD)/zkrelay-audit $(BUILD)/tests/integr
 		ZK_REGISTRY_SCRIPT=$(abspath deploy/dev-registry.sh) \
 		$(BUILD)/tests/integration
 
-check: check-unit check-integration
+check-deploy: $(BUILD)/zkrelay
+	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) tests/deploy/check-deploy.sh
+
+check: check-unit check-integration check-deploy
 
 check-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check

@@ -25,6 +25,8 @@ readonly PACKAGES=(
     openssl
     sslscan
     procps
+    prometheus      # promtool: checks /metrics output and the alert rules
+    systemd         # systemd-analyze: checks the unit
     ca-certificates
     git
 )

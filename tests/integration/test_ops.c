@@ -293,6 +293,30 @@ static double scrape_one(int port, const char *series)
 
 /* A client/safe exchange, a refused destination and a bad token move the
  * counters they should; the connection gauges show the two endpoints. */
+/* `promtool check metrics` (Prometheus's own linter) on a scrape taken
+ * after connections, refusals and traffic: exit 0 and not one warning. */
+static void promtool_check(harness_t *h, const char *body)
+{
+	const char *in = harness_path(h, "scrape.txt"), *out = harness_path(h, "promtool.out");
+	char cmd[1400], msg[512] = "";
+	FILE *f = fopen(in, "w");
+	int status;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(body, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' > '%s' 2>&1", in, out);
+	status = system(cmd);
+	f = fopen(out, "r");
+	if (f) {
+		size_t n = fread(msg, 1, sizeof(msg) - 1, f);
+		msg[n] = '\0';
+		fclose(f);
+	}
+	ck_assert_msg(status == 0 && msg[0] == '\0', "promtool check metrics: status %d: %s",
+		      status, msg);
+}
+
 START_TEST(test_metrics_exchange)
 {
 	enum { N = 10 };
@@ -358,6 +382,7 @@ START_TEST(test_metrics_exchange)
 	EXPECT_CLOSE_FRAME(bad, R_TOKEN_INVALID);
 	tclient_free(bad);
 	body = scrape(port);
+	promtool_check(h, body);
 	ck_assert(sample(body, "zkrelay_token_verifications_total{result=\"invalid\"}") ==
 		  invalid + 1);
 	ck_assert(sample(body, "zkrelay_frames_refused_total{reason=\"token_invalid\"}") ==

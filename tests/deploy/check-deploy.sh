@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks the deployment artifacts with the tools operators use on them:
+# promtool for the Prometheus configuration, alert rules and their unit
+# tests, systemd-analyze for the unit. Exits non-zero on the first failure.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+relay=${ZKRELAY_BIN:-$top/build/zkrelay}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+
+check() {
+	local what=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then
+		pass=$((pass + 1))
+	else
+		echo "check-deploy: $what failed:" >&2
+		cat "$tmp/out" >&2
+		exit 1
+	fi
+}
+
+command -v promtool >/dev/null || { echo "check-deploy: promtool missing (run deploy/install-deps.sh)" >&2; exit 1; }
+command -v systemd-analyze >/dev/null || { echo "check-deploy: systemd-analyze missing (run deploy/install-deps.sh)" >&2; exit 1; }
+
+check "promtool check rules" promtool check rules "$top/deploy/prometheus/alerts.yml"
+check "promtool test rules" promtool test rules "$top/deploy/prometheus/alerts_test.yml"
+check "promtool check config" promtool check config --syntax-only "$top/deploy/prometheus/prometheus.yml"
+
+# The unit names the installed binary; verify it against this build.
+sed "s|/usr/local/bin/zkrelay|$relay|g" "$top/deploy/systemd/zkrelay.service" >"$tmp/zkrelay.service"
+check "systemd-analyze verify" systemd-analyze verify "$tmp/zkrelay.service"
+
+echo "$pass passed, 0 failed"
