@@ -145,3 +145,10 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# libFuzzer harnesses (clang); see tests/fuzz/README.md.
+include tests/fuzz/fuzz.mk
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)$(foreach h,$(FUZZ_NAMES),$(call fuzz_run,$(h),$(FUZZ_SMOKE_S)) && ) true

@@ -191,6 +191,9 @@ static int close_now(conn_t *c, enum lws_close_status code, int reason)
 
 static int rx_append(conn_t *c, const void *in, size_t len, size_t total_max)
 {
+	/* An empty fragment adds nothing (and c->rx may still be NULL). */
+	if (len == 0)
+		return 0;
 	if (c->rx_cap - c->rx_len < len) {
 		size_t want = c->rx_len + len + lws_remaining_packet_payload(c->wsi);
 		if (want > total_max)
@@ -223,14 +226,19 @@ int conn_on_receive(conn_t *c, const void *in, size_t len)
 	 * anything is buffered. Written as subtractions so nothing wraps. */
 	if (len > max || c->rx_len > max - len || remaining > max - len - c->rx_len)
 		return close_now(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, ZK_ETOOLARGE);
-	if (first && final)
-		return handle_message(c, in, len); /* whole message: no copy */
+	if (first && final) { /* whole message: no copy */
+		if (len == 0) {
+			refuse(c, -ZK_EMALFORMED); /* an empty batch */
+			return 0;
+		}
+		return handle_message(c, in, len);
+	}
 	c->rx_in_msg = 1;
 	if (rx_append(c, in, len, max))
 		return -1;
 	if (!final)
 		return 0;
-	rc = handle_message(c, c->rx, c->rx_len);
+	rc = c->rx_len ? handle_message(c, c->rx, c->rx_len) : (refuse(c, -ZK_EMALFORMED), 0);
 	c->rx_len = 0;
 	c->rx_in_msg = 0;
 	/* Large messages are rare; idle connections keep no large buffer. */
