@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "zkerr.h"
@@ -265,6 +266,12 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	}
 	if (f->u.data.payload.len > config_payload_limit(cfg)) {
 		reason = ZK_ETOOLARGE;
+		goto nack;
+	}
+	/* Before any routing decision, so the answer says nothing about
+	 * destinations: only end-to-end records are carried. */
+	if (!guard_ok(f->u.data.payload.p, f->u.data.payload.len)) {
+		reason = ZK_EPLAINTEXT;
 		goto nack;
 	}
 	d = permitted_dst(src, &f->u.data.dst);

@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -227,6 +228,7 @@ static int start_handles(relay_t *r)
 
 static int relay_init(relay_t *r, char *err, size_t errlen)
 {
+	guard_init();
 	r->start_time = (double)time(NULL);
 	if (RAND_bytes(r->log_key, sizeof(r->log_key)) != 1) {
 		snprintf(err, errlen, "no randomness for the log pseudonym key");

@@ -25,6 +25,7 @@ Suite *access_reload_suite(void);
 Suite *ops_suite(void);
 Suite *safes_suite(void);
 Suite *ops_tls_suite(void);
+Suite *plaintext_suite(void);
 
 /* test_util.c: a client with only its TCP connection made. */
 tclient_t *itest_tcp_only(harness_t *h);

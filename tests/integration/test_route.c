@@ -107,7 +107,7 @@ START_TEST(test_exchange)
 		int k, batch = 1 + i % 7;
 
 		for (k = 0; k < batch && i < N; k++, i++) {
-			size_t len = 1 + (size_t)(i * 37) % 4000;
+			size_t len = 16 + (size_t)(i * 37) % 4000;
 
 			harness_payload(pay[k], len, TAG(STREAM, i, 1));
 			d[k] = (tclient_data_t){ .dst = SAFE_A, .src = "practice-a/safe-1",
@@ -118,10 +118,10 @@ START_TEST(test_exchange)
 	}
 	for (i = 0; i < N; i++)
 		EXPECT_DATA(safe, WAIT_MS, CLIENT_A1, STREAM, (uint64_t)i,
-			    1 + (size_t)(i * 37) % 4000, TAG(STREAM, i, 1));
+			    16 + (size_t)(i * 37) % 4000, TAG(STREAM, i, 1));
 
 	for (i = 0; i < N; i++) {
-		size_t len = 1 + (size_t)(i * 53) % 4000;
+		size_t len = 16 + (size_t)(i * 53) % 4000;
 
 		harness_payload(pay[0], len, TAG(STREAM, i, 2));
 		{
@@ -133,7 +133,7 @@ START_TEST(test_exchange)
 	}
 	for (i = 0; i < N; i++)
 		EXPECT_DATA(client, WAIT_MS, SAFE_A, STREAM, (uint64_t)i,
-			    1 + (size_t)(i * 53) % 4000, TAG(STREAM, i, 2));
+			    16 + (size_t)(i * 53) % 4000, TAG(STREAM, i, 2));
 	EXPECT_QUIET(client);
 	EXPECT_QUIET(safe);
 	tclient_free(client);

@@ -13,6 +13,7 @@ Suite *hashchain_suite(void);
 Suite *ident_suite(void);
 Suite *iplimit_suite(void);
 Suite *metrics_suite(void);
+Suite *guard_suite(void);
 Suite *noise_suite(void);
 Suite *paseto_suite(void);
 Suite *queue_suite(void);

@@ -16,6 +16,7 @@ static Suite *(*const suites[])(void) = {
 	ident_suite,
 	iplimit_suite,
 	metrics_suite,
+	guard_suite,
 	noise_suite,
 	paseto_suite,
 	queue_suite,
