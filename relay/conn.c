@@ -225,6 +225,10 @@ void conn_close(conn_t *c, int ws_code, int reason)
 {
 	if (c->state != CONN_OPEN)
 		return;
+	/* Only wire reasons go on the wire: an internal error (a bug, or
+	 * memory) is reported as a protocol failure, not as its local code. */
+	if (reason < 0 || reason >= ZK_REASON_COUNT)
+		reason = ZK_EPROTO;
 	c->state = CONN_CLOSING;
 	c->close_code = ws_code;
 	c->close_reason = reason;

@@ -23,7 +23,13 @@ static int key_of(const struct sockaddr *sa, uint8_t key[16])
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		/* One IPv6 subscriber gets a whole /64: count per /64, or the
+		 * per-address cap means nothing. IPv4-mapped addresses stay
+		 * whole, as IPv4 is counted. */
+		if (memcmp(key, mapped, sizeof(mapped)))
+			memset(key + 8, 0, 8);
 		return 0;
 	}
 	return -ZK_EINVAL;

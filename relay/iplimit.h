@@ -1,6 +1,8 @@
 /* Connection counts per source address and in total, enforced when a TCP
  * connection is accepted (before TLS), since this libwebsockets build has
- * no per-IP limits of its own. */
+ * no per-IP limits of its own. An IPv4 address (or IPv4-mapped IPv6
+ * address) counts alone; IPv6 addresses count per /64, the block one
+ * subscriber gets. */
 #ifndef RELAY_IPLIMIT_H
 #define RELAY_IPLIMIT_H
 

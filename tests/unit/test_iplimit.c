@@ -266,17 +266,40 @@ START_TEST(test_v4_mapped_same)
 }
 END_TEST
 
-/* Addresses that differ in any way are counted apart: neighbours, the two
- * families, the deprecated IPv4-compatible form, and v6 addresses that
- * share a prefix. */
+/* Addresses that differ are counted apart: IPv4 neighbours, the two
+ * families, the deprecated IPv4-compatible form, and IPv6 addresses in
+ * different /64s even when they share a longer prefix. */
+/* Addresses in one IPv6 /64 share one count. */
+START_TEST(test_ipv6_counted_per_64)
+{
+	iplimit_t l;
+	addr_t a = v6("2001:db8:1:2::1", 0), b = v6("2001:db8:1:2:ffff:ffff:ffff:fffe", 0),
+	       c = v6("2001:db8:1:3::1", 0);
+	iplimit_entry_t *ea, *eb, *ec;
+
+	ck_assert_int_eq(iplimit_init(&l, 100, 2), 0);
+	ea = take(&l, &a);
+	eb = take(&l, &b);
+	ck_assert_ptr_eq(ea, eb);
+	ck_assert_uint_eq(iplimit_count(&l, &a.sa), 2);
+	refused(&l, &b, "per_ip");
+	ec = take(&l, &c); /* the next /64 is someone else */
+	iplimit_release(&l, ea);
+	iplimit_release(&l, eb);
+	iplimit_release(&l, ec);
+	assert_empty(&l);
+	iplimit_free(&l);
+}
+END_TEST
+
 START_TEST(test_different_addresses_independent)
 {
 	iplimit_t l;
 	addr_t addrs[] = {
-		v4("192.0.2.1", 0),	     v4("192.0.2.2", 0),     v4("192.0.3.1", 0),
-		v6("::192.0.2.1", 0),	     v6("2001:db8::1", 0),   v6("2001:db8::2", 0),
-		v6("2001:db8:0:1::1", 0),    v6("::1", 0),	     v4("0.0.0.0", 0),
-		v6("::", 0),		     v6("::fffe:192.0.2.1", 0),
+		v4("192.0.2.1", 0),	     v4("192.0.2.2", 0),       v4("192.0.3.1", 0),
+		v6("::192.0.2.1", 0),	     v6("2001:db8::1", 0),     v6("2001:db8:0:2::1", 0),
+		v6("2001:db8:0:1::1", 0),    v6("2001:db8:1::1", 0),   v4("0.0.0.0", 0),
+		v6("fe80::1", 0),	     v6("::ffff:192.0.2.77", 0),
 	};
 	iplimit_entry_t *e[ARRAY_LEN(addrs)];
 
@@ -343,7 +366,7 @@ START_TEST(test_count_returns_to_zero)
 				snprintf(s, sizeof(s), "10.%d.%d.1", i / 256, i % 256);
 				a = v4(s, (uint16_t)k);
 			} else {
-				snprintf(s, sizeof(s), "2001:db8::%x", i);
+				snprintf(s, sizeof(s), "2001:db8:%x::1", i);
 				a = v6(s, (uint16_t)k);
 			}
 			e[k * NADDR + i] = take(&l, &a);
@@ -417,6 +440,7 @@ Suite *iplimit_suite(void)
 	tcase_add_test(caps, test_total_before_per_ip);
 	tcase_add_test(addr, test_v4_mapped_same);
 	tcase_add_test(addr, test_different_addresses_independent);
+	tcase_add_test(addr, test_ipv6_counted_per_64);
 	tcase_add_test(addr, test_other_family);
 	tcase_add_test(release, test_count_returns_to_zero);
 	tcase_add_test(release, test_release_middle_of_chain);
