@@ -27,6 +27,7 @@ Suite *safes_suite(void);
 Suite *ops_tls_suite(void);
 Suite *plaintext_suite(void);
 Suite *downgrade_suite(void);
+Suite *abuse_suite(void);
 
 /* test_util.c: a client with only its TCP connection made. */
 tclient_t *itest_tcp_only(harness_t *h);
