@@ -29,6 +29,9 @@ Suite *plaintext_suite(void);
 Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
 
+/* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
+ * before hello. */
+tclient_t *itest_open_conn(harness_t *h, const char *practice, const char *endpoint);
 /* test_util.c: a client with only its TCP connection made. */
 tclient_t *itest_tcp_only(harness_t *h);
 /* Connects and says hello as practice/endpoint, retrying for up to

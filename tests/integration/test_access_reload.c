@@ -190,25 +190,12 @@ static void reg_set_keys(harness_t *h, const char *practice, int keep_k1, const 
 /* ---------------------------------------------------------------------- */
 /* Connections. */
 
-static tclient_t *open_conn(harness_t *h, const char *practice, const char *endpoint)
-{
-	tclient_opts_t o;
-	tclient_t *c;
-	int rc;
-
-	harness_client_opts(h, &o, practice, endpoint);
-	c = tclient_new(&o);
-	ck_assert_ptr_nonnull(c);
-	rc = tclient_connect(c);
-	ck_assert_msg(rc == 0, "%s/%s: connect: %d (%s)", practice, endpoint, rc, tclient_error(c));
-	return c;
-}
 
 /* Connected and welcomed with this token ("" for a data-safe). */
 static tclient_t *hello_ok(harness_t *h, const char *practice, const char *endpoint,
 			   const char *token)
 {
-	tclient_t *c = open_conn(h, practice, endpoint);
+	tclient_t *c = itest_open_conn(h, practice, endpoint);
 	int rc = tclient_hello(c, token, NULL);
 
 	ck_assert_msg(rc == 0, "%s/%s: hello: %d (%s)", practice, endpoint, rc, tclient_error(c));
@@ -226,7 +213,7 @@ static void hello_refused(harness_t *h, const char *what, const char *practice,
 			  const char *endpoint, const char *token, int reason)
 {
 	const Zkrelay__V1__Frame *f = NULL;
-	tclient_t *c = open_conn(h, practice, endpoint);
+	tclient_t *c = itest_open_conn(h, practice, endpoint);
 	int rc;
 
 	ck_assert_int_eq(tclient_send_hello(c, token), 0);

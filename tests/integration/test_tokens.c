@@ -107,27 +107,13 @@ static char *mint(harness_t *h, const mint_t *m)
 /* ---------------------------------------------------------------------- */
 /* Connections. */
 
-/* Connected (TLS, WebSocket) as the endpoint, before hello. */
-static tclient_t *open_conn(harness_t *h, const char *practice, const char *endpoint)
-{
-	tclient_opts_t o;
-	tclient_t *c;
-	int rc;
-
-	harness_client_opts(h, &o, practice, endpoint);
-	c = tclient_new(&o);
-	ck_assert_ptr_nonnull(c);
-	rc = tclient_connect(c);
-	ck_assert_msg(rc == 0, "%s/%s: connect: %d (%s)", practice, endpoint, rc, tclient_error(c));
-	return c;
-}
 
 /* Connected and welcomed with this token ("" for a data-safe). */
 static tclient_t *hello_ok(harness_t *h, const char *practice, const char *endpoint,
 			   const char *token)
 {
 	const Zkrelay__V1__Welcome *w = NULL;
-	tclient_t *c = open_conn(h, practice, endpoint);
+	tclient_t *c = itest_open_conn(h, practice, endpoint);
 	int rc = tclient_hello(c, token, &w);
 
 	ck_assert_msg(rc == 0, "%s/%s: hello: %d (%s)", practice, endpoint, rc, tclient_error(c));
@@ -144,7 +130,7 @@ static void hello_refused(harness_t *h, const char *what, const char *practice,
 			  size_t cap, size_t *raw_len)
 {
 	const Zkrelay__V1__Frame *f = NULL;
-	tclient_t *c = open_conn(h, practice, endpoint);
+	tclient_t *c = itest_open_conn(h, practice, endpoint);
 	const uint8_t *p;
 	size_t n;
 	int rc;

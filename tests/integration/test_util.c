@@ -38,3 +38,18 @@ tclient_t *itest_endpoint_retry(harness_t *h, const char *practice, const char *
 		harness_sleep_ms(100);
 	}
 }
+
+/* Connected (TLS, WebSocket) as the endpoint, before hello. */
+tclient_t *itest_open_conn(harness_t *h, const char *practice, const char *endpoint)
+{
+	tclient_opts_t o;
+	tclient_t *c;
+	int rc;
+
+	harness_client_opts(h, &o, practice, endpoint);
+	c = tclient_new(&o);
+	ck_assert_ptr_nonnull(c);
+	rc = tclient_connect(c);
+	ck_assert_msg(rc == 0, "%s/%s: connect: %d (%s)", practice, endpoint, rc, tclient_error(c));
+	return c;
+}
