@@ -105,8 +105,9 @@ static void enc_nack(buf_writer_t *w, const void *arg)
 	wire_put_nack(w, a->stream, a->seq, a->reason);
 }
 
-/* Encodes into a scratch buffer first: control frames are small and their
- * exact size is easiest to learn by writing them. */
+/* Control frames are small and their exact size is easiest to learn by
+ * writing them once into scratch space; then they take the same path as
+ * data. */
 static int enqueue_small(conn_t *c, encode_fn enc, const void *arg)
 {
 	uint8_t tmp[512];
@@ -115,14 +116,7 @@ static int enqueue_small(conn_t *c, encode_fn enc, const void *arg)
 	enc(&w, arg);
 	if (!buf_writer_ok(&w))
 		return -ZK_EINVAL;
-	uint8_t *p = queue_reserve(&c->q, &c->relay->pool, w.len);
-	if (!p)
-		return -ZK_ENOMEM;
-	memcpy(p, tmp, w.len);
-	queue_commit(&c->q, w.len);
-	c->relay->queued_total += w.len;
-	want_write(c);
-	return 0;
+	return enqueue(c, w.len, enc, arg);
 }
 
 int deliver_nack(conn_t *c, uint32_t stream, uint64_t seq, int reason)
@@ -202,7 +196,7 @@ static void remember_write(conn_t *client, conn_ref_t safe)
  * names; a data-safe may answer a connection that wrote to it under a
  * valid token. Every other case, unknown, offline or not permitted, is
  * the same no_route. */
-static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
+static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst, int64_t now)
 {
 	size_t plen;
 	conn_t *d;
@@ -216,7 +210,7 @@ static conn_t *permitted_dst(conn_t *src, const wire_slice_t *dst)
 		return d->ident.role == WIRE_ROLE_SAFE ? d : NULL;
 	if (src->ident.role == WIRE_ROLE_SAFE)
 		return client_wrote_to(d, src->ref) &&
-		       !conn_token_expired(d, (int64_t)time(NULL)) ? d : NULL;
+		       !conn_token_expired(d, now) ? d : NULL;
 	return NULL;
 }
 
@@ -252,6 +246,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	const config_t *cfg = &r->cfg;
 	uint32_t stream = f->u.data.stream;
 	uint64_t seq = f->u.data.seq;
+	const int64_t now = (int64_t)time(NULL);
 	conn_t *d;
 	size_t n;
 	int reason;
@@ -260,7 +255,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 		reason = ZK_EGOINGAWAY;
 		goto nack;
 	}
-	if (conn_token_expired(src, (int64_t)time(NULL))) {
+	if (conn_token_expired(src, now)) {
 		reason = ZK_ETOKENEXPIRED;
 		goto nack;
 	}
@@ -274,7 +269,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 		reason = ZK_EPLAINTEXT;
 		goto nack;
 	}
-	d = permitted_dst(src, &f->u.data.dst);
+	d = permitted_dst(src, &f->u.data.dst, now);
 	if (!d) {
 		reason = ZK_ENOROUTE;
 		audit_refusal(src, &f->u.data.dst);
