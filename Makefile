@@ -33,7 +33,7 @@ LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS += -D_FORTIFY_SOURCE=2
 endif
-CPPFLAGS += -Icommon -Irelay -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS += -Icommon -Irelay -Iclient/lib -Iclient/doc -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS))
 
@@ -47,6 +47,10 @@ RELAY_SRC := $(filter-out relay/main.c,$(wildcard relay/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 ITEST_SRC := $(wildcard tests/integration/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
+ZKR_SRC := $(wildcard client/lib/*.c)
+DOC_SRC := $(wildcard client/doc/*.c)
+SAFE_SRC := $(wildcard client/safe/*.c)
+CLI_SRC := $(wildcard client/cli/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -55,7 +59,8 @@ RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
 .PHONY: bench-guard all check check-unit check-integration check-deploy check-asan run bench clean deps pki
 
-all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit
+TOOLS := $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/zkrelay-safe $(BUILD)/zkrelay-cli
+all: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/libzkrelay.a $(BUILD)/libzkrelay.so
 
 deps:
 	deploy/install-deps.sh
@@ -91,6 +96,27 @@ $(BUILD)/zkrelay: $(BUILD)/obj/relay/main.o $(BUILD)/librelay.a $(BUILD)/libzkco
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# libzkrelay, the SDK: the common objects it needs are inside, so an
+# application links it alone (plus libuv, OpenSSL, jansson). The shared
+# library exports the zkr_ names only.
+ZKR_OBJ := $(call obj,$(ZKR_SRC)) $(COMMON_OBJ)
+$(BUILD)/libzkrelay.a: $(ZKR_OBJ)
+	$(ECHO) "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libzkrelay.so: $(ZKR_OBJ) client/lib/libzkrelay.map
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libzkrelay.so.0 \
+		-Wl,--version-script=client/lib/libzkrelay.map -o $@ $(ZKR_OBJ) $(LIBS)
+
+$(BUILD)/zkrelay-safe: $(call obj,$(SAFE_SRC) $(DOC_SRC)) $(BUILD)/libzkrelay.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/zkrelay-cli: $(call obj,$(CLI_SRC) $(DOC_SRC)) $(BUILD)/libzkrelay.a
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/zkrelay-token: $(BUILD)/obj/client/zkrelay-token.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -99,7 +125,7 @@ $(BUILD)/zkrelay-audit: $(BUILD)/obj/client/zkrelay-audit.o $(BUILD)/librelay.a 
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/unit: $(call obj,$(UNIT_SRC)) $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
+$(BUILD)/tests/unit: $(call obj,$(UNIT_SRC) $(DOC_SRC)) $(BUILD)/librelay.a $(BUILD)/libzkrelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
@@ -124,8 +150,9 @@ bench-guard: $(BUILD)/zkrelay-guard-fpr
 check-unit: $(BUILD)/tests/unit
 	$(Q)$(BUILD)/tests/unit
 
-check-integration: $(BUILD)/zkrelay $(BUILD)/zkrelay-audit $(BUILD)/tests/integration
+check-integration: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/tests/integration
 	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) ZK_PKI_SCRIPT=$(abspath deploy/dev-pki.sh) \
+		ZK_SAFE_BIN=$(abspath $(BUILD)/zkrelay-safe) ZK_CLI_BIN=$(abspath $(BUILD)/zkrelay-cli) \
 		ZK_REGISTRY_SCRIPT=$(abspath deploy/dev-registry.sh) \
 		$(BUILD)/tests/integration
 

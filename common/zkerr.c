@@ -38,6 +38,12 @@ const char *zk_err_name(int code)
 	case ZK_EIO: return "io_error";
 	case ZK_ECONFIG: return "config_error";
 	case ZK_ECERT: return "certificate_error";
+	case ZK_EUNREACHABLE: return "unreachable";
+	case ZK_ETIMEOUT: return "timeout";
+	case ZK_EPEERKEY: return "peer_key_mismatch";
+	case ZK_ECLOSED: return "closed";
+	case ZK_EUPGRADE: return "upgrade_refused";
+	case ZK_EAGAIN: return "try_again";
 	default: return "unknown";
 	}
 }

@@ -36,6 +36,13 @@ typedef enum {
 	ZK_EIO = 102,
 	ZK_ECONFIG = 103,
 	ZK_ECERT = 104,
+	/* Endpoint side (client/): what a connection or an E2E session met. */
+	ZK_EUNREACHABLE = 105, /* TCP connect failed or the relay went silent */
+	ZK_ETIMEOUT = 106,
+	ZK_EPEERKEY = 107,     /* the peer could not prove the pinned static key */
+	ZK_ECLOSED = 108,      /* not connected, or closed by the caller */
+	ZK_EUPGRADE = 109,     /* the WebSocket upgrade was refused */
+	ZK_EAGAIN = 110,       /* would exceed a window or queue; try after a callback */
 } zk_err_t;
 
 /* Formats a message into err (errlen bytes; NULL or 0: nothing), replaces

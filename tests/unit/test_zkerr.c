@@ -90,7 +90,9 @@ END_TEST
 
 START_TEST(test_local_and_unknown)
 {
-	static const int local[] = { ZK_ENOMEM, ZK_EINVAL, ZK_EIO, ZK_ECONFIG, ZK_ECERT };
+	static const int local[] = { ZK_ENOMEM, ZK_EINVAL, ZK_EIO, ZK_ECONFIG, ZK_ECERT,
+				     ZK_EUNREACHABLE, ZK_ETIMEOUT, ZK_EPEERKEY, ZK_ECLOSED,
+				     ZK_EUPGRADE, ZK_EAGAIN };
 
 	for (size_t i = 0; i < ARRAY_LEN(local); i++) {
 		ck_assert_str_ne(zk_err_name(-local[i]), "unknown");
