@@ -21,6 +21,7 @@ Suite *registry_suite(void);
 Suite *route_suite(void);
 Suite *token_suite(void);
 Suite *wire_suite(void);
+Suite *wsclient_suite(void);
 Suite *zkerr_suite(void);
 
 #endif

@@ -24,6 +24,7 @@ static Suite *(*const suites[])(void) = {
 	route_suite,
 	token_suite,
 	wire_suite,
+	wsclient_suite,
 	zkerr_suite,
 };
 
