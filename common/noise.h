@@ -125,7 +125,8 @@ int noise_decrypt(noise_cipher_state_t *cs, const uint8_t *ad, size_t adlen, con
 		  size_t ctlen, uint8_t *out, size_t cap, size_t *olen);
 
 /* SetNonce (spec section 5.1), for tests of nonce exhaustion and for
- * out-of-order transports; zkrelay's ordered transport never calls it. */
+ * explicit-nonce transports: the SDK's receiving side (client/lib/e2e.c)
+ * sets the nonce the sender put in the frame; sending never calls it. */
 void noise_cipher_set_nonce(noise_cipher_state_t *cs, uint64_t n);
 uint64_t noise_cipher_nonce(const noise_cipher_state_t *cs);
 

@@ -35,4 +35,9 @@ int tokenmint_cert_cnf(const char *pem_path, uint8_t out[32]);
 /* RFC 3339 UTC ("2026-01-01T00:00:00Z") into buf (at least 21 bytes). */
 void tokenmint_time(int64_t t, char *buf, size_t cap);
 
+/* Parses an RFC 3339 time as tokens carry it ("2026-11-29T20:00:00Z",
+ * fractions and +hh:mm offsets accepted) into Unix seconds; 0, or
+ * -ZK_EMALFORMED. */
+int tokenmint_parse_time(const char *s, int64_t *out);
+
 #endif
