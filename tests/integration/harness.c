@@ -34,6 +34,17 @@ typedef struct {
 	char *section, *key, *value; /* value NULL: remove the default */
 } setting_t;
 
+#define MAX_SAFES 4
+#define SAFE_READY_MS 30000
+
+/* A data-safe agent started by harness_safe_start(). */
+typedef struct {
+	char practice[65], endpoint[65];
+	char dir[500];
+	char pubkey[64];
+	pid_t pid;
+} safe_t;
+
 struct harness {
 	char dir[400];
 	char err[1024];
@@ -44,6 +55,10 @@ struct harness {
 	size_t nset;
 	char **strs;              /* paths handed out, freed with h */
 	size_t nstrs, capstrs;
+	safe_t safes[MAX_SAFES];  /* data-safe agents (harness_safe_start) */
+	int nsafes;
+	int restarts;             /* harness_restart() count */
+	int nruns;                /* names run-N.out/.err */
 };
 
 static char g_base[256];
@@ -51,6 +66,8 @@ static char g_cache[300];
 static const char *g_relay_bin;
 static const char *g_pki_script;
 static const char *g_registry_script;
+static const char *g_safe_bin; /* optional: ZK_SAFE_BIN, ZK_CLI_BIN */
+static const char *g_cli_bin;
 static int g_next_id;
 
 static harness_t *g_live[MAX_LIVE];
@@ -283,6 +300,8 @@ int harness_global_init(void)
 	g_relay_bin = getenv("ZKRELAY_BIN");
 	g_pki_script = getenv("ZK_PKI_SCRIPT");
 	g_registry_script = getenv("ZK_REGISTRY_SCRIPT");
+	g_safe_bin = getenv("ZK_SAFE_BIN");
+	g_cli_bin = getenv("ZK_CLI_BIN");
 	if (g_relay_bin == NULL || g_pki_script == NULL || g_relay_bin[0] != '/' ||
 	    g_pki_script[0] != '/' || g_registry_script == NULL || g_registry_script[0] != '/') {
 		fprintf(stderr, "integration tests need ZKRELAY_BIN, ZK_PKI_SCRIPT and "
@@ -399,6 +418,8 @@ static void print_log_tail(const char *dir, int lines)
 	fclose(f);
 }
 
+static void kill_safes(harness_t *h);
+
 static void kill_relay(harness_t *h)
 {
 	int status;
@@ -422,6 +443,7 @@ static void at_exit(void)
 
 		if (h == NULL || h->owner != getpid())
 			continue;
+		kill_safes(h);
 		kill_relay(h);
 		fprintf(stderr, "test directory kept: %s\n", h->dir);
 		print_log_tail(h->dir, 20);
@@ -469,6 +491,7 @@ void harness_free(harness_t *h)
 	for (j = 0; j < MAX_LIVE; j++)
 		if (g_live[j] == h)
 			g_live[j] = NULL;
+	kill_safes(h);
 	kill_relay(h);
 	rm_rf(h->dir);
 	for (i = 0; i < h->nset; i++) {
@@ -902,4 +925,647 @@ int harness_payload_ok(const uint8_t *p, size_t n, uint64_t tag)
 	ok = memcmp(want, p, n) == 0;
 	free(want);
 	return ok;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The relay restarted on its port. */
+
+int harness_restart(harness_t *h)
+{
+	const char *config = harness_path(h, "relay.conf");
+	const char *log_path = harness_log_path(h);
+	int64_t deadline = harness_now_ms() + LISTEN_WAIT_MS;
+	char old[700];
+
+	if (h->err[0] != '\0')
+		return -1;
+	if (h->port <= 0)
+		return seterr(h, "restart: the relay was never started");
+	kill_relay(h);
+	h->restarts++;
+	snprintf(old, sizeof(old), "%s.%d", log_path, h->restarts);
+	if (rename(log_path, old) < 0 && errno != ENOENT)
+		return seterr(h, "rename %s: %s", log_path, strerror(errno));
+	if (write_config(h, config) < 0)
+		return -1;
+	for (;;) {
+		int status;
+
+		h->pid = spawn_relay(h, config, log_path);
+		if (h->pid < 0) {
+			h->pid = 0;
+			return seterr(h, "fork: %s", strerror(errno));
+		}
+		for (;;) {
+			if (harness_log_find(h, "\"event\":\"listening\"", NULL))
+				return 0;
+			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+				h->pid = 0;
+				break;
+			}
+			if (harness_now_ms() > deadline) {
+				kill_relay(h);
+				return seterr(h, "restarted relay not listening after %d ms; see %s",
+					      LISTEN_WAIT_MS, log_path);
+			}
+			harness_sleep_ms(10);
+		}
+		/* Most likely the port is still held: try again shortly. */
+		if (harness_now_ms() > deadline)
+			return seterr(h, "restarted relay exited before listening on port %d; see %s",
+				      h->port, log_path);
+		harness_sleep_ms(100);
+	}
+}
+
+int harness_restarts(const harness_t *h)
+{
+	return h->restarts;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Child programs. */
+
+int harness_programs(char *why, size_t cap)
+{
+	const char *names[2] = { "ZK_SAFE_BIN", "ZK_CLI_BIN" };
+	const char *bins[2] = { g_safe_bin, g_cli_bin };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (bins[i] == NULL || bins[i][0] != '/') {
+			snprintf(why, cap, "%s is not set to an absolute path (run the suite with "
+				 "'make check-integration')", names[i]);
+			return -1;
+		}
+		if (access(bins[i], X_OK) != 0) {
+			snprintf(why, cap, "%s %s: %s", names[i], bins[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Forks argv with stdin from /dev/null, stdout and stderr to the files
+ * (appended to or truncated), and a parent death signal. */
+static pid_t spawn_child(char *const argv[], const char *out_path, const char *err_path,
+			 int append)
+{
+	pid_t parent = getpid(), pid = fork();
+	int flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+
+	if (pid != 0)
+		return pid;
+	{
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path, flags, 0644);
+		int err = open(err_path, flags, 0644);
+		sigset_t none;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (in >= 0)
+			dup2(in, 0);
+		if (out >= 0)
+			dup2(out, 1);
+		if (err >= 0)
+			dup2(err, 2);
+		close_from(3);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+}
+
+/* The whole file as a NUL-terminated string (at most 256 MiB). */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	*len = 0;
+	if (f == NULL)
+		return calloc(1, 1);
+	for (;;) {
+		size_t got;
+
+		if (cap - n < 65536) {
+			char *nb;
+
+			cap = cap ? 2 * cap : 65536 * 2;
+			if (cap > ((size_t)256 << 20) || (nb = realloc(buf, cap + 1)) == NULL)
+				break;
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	if (buf == NULL)
+		return calloc(1, 1);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+int harness_run_start(harness_t *h, harness_run_t *r, char *const argv[])
+{
+	char runs[600];
+	FILE *f;
+	int i, n = ++h->nruns;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	snprintf(r->out_path, sizeof(r->out_path), "%s/run-%d.out", h->dir, n);
+	snprintf(r->err_path, sizeof(r->err_path), "%s/run-%d.err", h->dir, n);
+	/* runs.log: which command wrote which run-N files, for a person
+	 * looking at a kept test directory. */
+	snprintf(runs, sizeof(runs), "%s/runs.log", h->dir);
+	for (i = 0; argv[i] != NULL; i++) {
+		size_t used = strlen(r->cmd);
+		const char *base = i == 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[i];
+
+		snprintf(r->cmd + used, sizeof(r->cmd) - used, "%s%s", i ? " " : "", base);
+	}
+	f = fopen(runs, "a");
+	if (f != NULL) {
+		fprintf(f, "run-%d:", n);
+		for (i = 0; argv[i] != NULL; i++)
+			fprintf(f, " %s", argv[i]);
+		fprintf(f, "\n");
+		fclose(f);
+	}
+	r->t0_ = harness_now_ms();
+	r->pid = spawn_child(argv, r->out_path, r->err_path, 0);
+	if (r->pid < 0) {
+		r->pid = 0;
+		return seterr(h, "fork: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int harness_run_wait(harness_run_t *r, int timeout_ms)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	int st;
+
+	if (r->pid <= 0)
+		return -1;
+	for (;;) {
+		pid_t w = waitpid(r->pid, &st, WNOHANG);
+
+		if (w == r->pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			r->pid = 0;
+			return -1;
+		}
+		if (harness_now_ms() > deadline) {
+			kill(r->pid, SIGKILL);
+			waitpid(r->pid, &st, 0);
+			r->timed_out = 1;
+			break;
+		}
+		harness_sleep_ms(5);
+	}
+	r->pid = 0;
+	r->ms = harness_now_ms() - r->t0_;
+	if (WIFEXITED(st))
+		r->status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		r->status = 128 + WTERMSIG(st);
+	free(r->out);
+	free(r->err);
+	r->out = slurp(r->out_path, &r->out_len);
+	r->err = slurp(r->err_path, &r->err_len);
+	return 0;
+}
+
+int harness_run(harness_t *h, harness_run_t *r, int timeout_ms, char *const argv[])
+{
+	if (harness_run_start(h, r, argv) < 0)
+		return -1;
+	return harness_run_wait(r, timeout_ms);
+}
+
+void harness_run_free(harness_run_t *r)
+{
+	if (r == NULL)
+		return;
+	if (r->pid > 0) {
+		int st;
+
+		kill(r->pid, SIGKILL);
+		waitpid(r->pid, &st, 0);
+		r->pid = 0;
+	}
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+#define MAX_ARGS 64
+
+/* argv = prefix..., then the NULL-terminated arguments of ap. */
+static int build_argv(char **argv, int n, va_list ap)
+{
+	const char *a;
+
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		if (n == MAX_ARGS - 1)
+			return -1;
+		argv[n++] = (char *)a;
+	}
+	argv[n] = NULL;
+	return 0;
+}
+
+static int cli_argv(harness_t *h, char **argv, const char *state, va_list ap)
+{
+	int n = 0;
+
+	if (g_cli_bin == NULL)
+		return seterr(h, "ZK_CLI_BIN is not set");
+	argv[n++] = (char *)g_cli_bin;
+	if (state != NULL) {
+		argv[n++] = "--state";
+		argv[n++] = (char *)state;
+	}
+	if (build_argv(argv, n, ap) < 0)
+		return seterr(h, "too many arguments");
+	return 0;
+}
+
+int harness_cli_start(harness_t *h, harness_run_t *r, const char *state, ...)
+{
+	char *argv[MAX_ARGS];
+	va_list ap;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	va_start(ap, state);
+	rc = cli_argv(h, argv, state, ap);
+	va_end(ap);
+	return rc < 0 ? -1 : harness_run_start(h, r, argv);
+}
+
+int harness_cli(harness_t *h, harness_run_t *r, int timeout_ms, const char *state, ...)
+{
+	char *argv[MAX_ARGS];
+	va_list ap;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	va_start(ap, state);
+	rc = cli_argv(h, argv, state, ap);
+	va_end(ap);
+	return rc < 0 ? -1 : harness_run(h, r, timeout_ms, argv);
+}
+
+int harness_cli_v(harness_t *h, harness_run_t *r, int timeout_ms, const char *state,
+		  const char *const args[])
+{
+	char *argv[MAX_ARGS];
+	int n = 0, i;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (g_cli_bin == NULL)
+		return seterr(h, "ZK_CLI_BIN is not set");
+	argv[n++] = (char *)g_cli_bin;
+	if (state != NULL) {
+		argv[n++] = "--state";
+		argv[n++] = (char *)state;
+	}
+	for (i = 0; args[i] != NULL; i++) {
+		if (n == MAX_ARGS - 1)
+			return seterr(h, "too many arguments");
+		argv[n++] = (char *)args[i];
+	}
+	argv[n] = NULL;
+	return harness_run(h, r, timeout_ms, argv);
+}
+
+int harness_safe_cmd(harness_t *h, harness_run_t *r, int timeout_ms, ...)
+{
+	char *argv[MAX_ARGS];
+	va_list ap;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (g_safe_bin == NULL)
+		return seterr(h, "ZK_SAFE_BIN is not set");
+	argv[0] = (char *)g_safe_bin;
+	va_start(ap, timeout_ms);
+	rc = build_argv(argv, 1, ap);
+	va_end(ap);
+	if (rc < 0)
+		return seterr(h, "too many arguments");
+	return harness_run(h, r, timeout_ms, argv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Data-safe agents. */
+
+static safe_t *find_safe(harness_t *h, const char *practice, const char *endpoint, int create)
+{
+	safe_t *s;
+	int i;
+
+	for (i = 0; i < h->nsafes; i++)
+		if (strcmp(h->safes[i].practice, practice) == 0 &&
+		    strcmp(h->safes[i].endpoint, endpoint) == 0)
+			return &h->safes[i];
+	if (!create || h->nsafes == MAX_SAFES)
+		return NULL;
+	{
+		safe_t n;
+
+		memset(&n, 0, sizeof(n));
+		snprintf(n.practice, sizeof(n.practice), "%s", practice);
+		snprintf(n.endpoint, sizeof(n.endpoint), "%s", endpoint);
+		snprintf(n.dir, sizeof(n.dir), "%s/safe-%s-%s", h->dir, practice, endpoint);
+		s = &h->safes[h->nsafes++];
+		*s = n;
+	}
+	return s;
+}
+
+static void kill_safes(harness_t *h)
+{
+	int i, st;
+
+	for (i = 0; i < h->nsafes; i++)
+		if (h->safes[i].pid > 0) {
+			kill(h->safes[i].pid, SIGKILL);
+			waitpid(h->safes[i].pid, &st, 0);
+			h->safes[i].pid = 0;
+		}
+}
+
+const char *harness_safe_path(harness_t *h, const char *practice, const char *endpoint,
+			      const char *file)
+{
+	return harness_path(h, "safe-%s-%s/%s", practice, endpoint, file);
+}
+
+const char *harness_safe_pubkey(harness_t *h, const char *practice, const char *endpoint)
+{
+	safe_t *s = find_safe(h, practice, endpoint, 0);
+
+	return s != NULL ? s->pubkey : "";
+}
+
+pid_t harness_safe_pid(harness_t *h, const char *practice, const char *endpoint)
+{
+	safe_t *s = find_safe(h, practice, endpoint, 0);
+
+	return s != NULL ? s->pid : 0;
+}
+
+/* e2e.key once, made by "zkrelay-safe keygen", and its public half. */
+static int safe_key(harness_t *h, safe_t *s)
+{
+	char key[600], pub[600];
+	harness_run_t r;
+	size_t len;
+	char *text;
+	FILE *f;
+
+	snprintf(key, sizeof(key), "%s/e2e.key", s->dir);
+	snprintf(pub, sizeof(pub), "%s/e2e.pub", s->dir);
+	if (access(key, F_OK) == 0) {
+		text = slurp(pub, &len);
+	} else {
+		if (harness_safe_cmd(h, &r, 30000, "keygen", "--out", key, NULL) < 0)
+			return -1;
+		if (r.status != 0) {
+			seterr(h, "zkrelay-safe keygen: exit %d: %.300s", r.status, r.err);
+			harness_run_free(&r);
+			return -1;
+		}
+		text = r.out;
+		r.out = NULL;
+		harness_run_free(&r);
+		f = fopen(pub, "w");
+		if (f != NULL) {
+			fputs(text, f);
+			fclose(f);
+		}
+	}
+	text[strcspn(text, " \r\n")] = '\0';
+	snprintf(s->pubkey, sizeof(s->pubkey), "%s", text);
+	free(text);
+	if (strlen(s->pubkey) != 43)
+		return seterr(h, "zkrelay-safe keygen printed \"%s\", not a base64url key", s->pubkey);
+	return 0;
+}
+
+static int write_safe_config(harness_t *h, safe_t *s, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return seterr(h, "%s: %s", path, strerror(errno));
+	fprintf(f, "; zkrelay-safe for an integration test\n"
+		   "[safe]\n"
+		   "address = %s/%s\n"
+		   "store_dir = %s/store\n"
+		   "static_key_file = %s/e2e.key\n"
+		   "token_key_file = %s/pki/%s/token-k1.key\n"
+		   "token_kid = k1\n"
+		   "relay_id = zkrelay-dev\n"
+		   "audit_file = %s/audit.log\n"
+		   "max_upload_bytes = 268435456\n"
+		   "\n[relay]\n"
+		   "host = 127.0.0.1\n"
+		   "port = %d\n"
+		   "server_name = localhost\n"
+		   "ca_file = %s/pki/ca.crt\n"
+		   "cert_file = %s/pki/%s/%s.crt\n"
+		   "key_file = %s/pki/%s/%s.key\n",
+		s->practice, s->endpoint, s->dir, s->dir, h->dir, s->practice, s->dir, h->port,
+		h->dir, h->dir, s->practice, s->endpoint, h->dir, s->practice, s->endpoint);
+	return fclose(f) == 0 ? 0 : seterr(h, "%s: write failed", path);
+}
+
+int harness_safe_start(harness_t *h, const char *practice, const char *endpoint)
+{
+	safe_t *s = find_safe(h, practice, endpoint, 1);
+	char conf[600], store[600], log_path[600], out_path[600];
+	int64_t deadline;
+	int before, st;
+
+	if (h->err[0] != '\0')
+		return -1;
+	if (s == NULL)
+		return seterr(h, "more than %d data-safes", MAX_SAFES);
+	if (g_safe_bin == NULL)
+		return seterr(h, "ZK_SAFE_BIN is not set");
+	if (s->pid > 0)
+		return seterr(h, "data-safe %s/%s already running", practice, endpoint);
+	if (h->port <= 0)
+		return seterr(h, "start the relay before the data-safe");
+	snprintf(store, sizeof(store), "%s/store", s->dir);
+	if ((mkdir(s->dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(store, 0700) < 0 && errno != EEXIST))
+		return seterr(h, "mkdir %s: %s", store, strerror(errno));
+	if (safe_key(h, s) < 0)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/safe.conf", s->dir);
+	snprintf(log_path, sizeof(log_path), "%s/safe.log", s->dir);
+	snprintf(out_path, sizeof(out_path), "%s/safe.out", s->dir);
+	if (write_safe_config(h, s, conf) < 0)
+		return -1;
+	before = harness_file_count(log_path, "\"event\":\"safe_ready\"", NULL);
+	{
+		char *argv[] = { (char *)g_safe_bin, "run", "-c", conf, NULL };
+
+		s->pid = spawn_child(argv, out_path, log_path, 1);
+	}
+	if (s->pid < 0) {
+		s->pid = 0;
+		return seterr(h, "fork: %s", strerror(errno));
+	}
+	deadline = harness_now_ms() + SAFE_READY_MS;
+	for (;;) {
+		if (harness_file_count(log_path, "\"event\":\"safe_ready\"", NULL) > before)
+			return 0;
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return seterr(h, "data-safe %s/%s exited (status 0x%x) before safe_ready; "
+				      "see %s", practice, endpoint, st, log_path);
+		}
+		if (harness_now_ms() > deadline) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+			s->pid = 0;
+			return seterr(h, "data-safe %s/%s not ready after %d ms; see %s", practice,
+				      endpoint, SAFE_READY_MS, log_path);
+		}
+		harness_sleep_ms(10);
+	}
+}
+
+int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint)
+{
+	safe_t *s = find_safe(h, practice, endpoint, 0);
+	int64_t deadline = harness_now_ms() + 15000;
+	int st;
+
+	if (s == NULL || s->pid <= 0)
+		return seterr(h, "data-safe %s/%s not running", practice, endpoint);
+	kill(s->pid, SIGTERM);
+	for (;;) {
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return 0;
+		}
+		if (harness_now_ms() > deadline) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+			s->pid = 0;
+			return seterr(h, "data-safe %s/%s ignored SIGTERM for 15 s", practice,
+				      endpoint);
+		}
+		harness_sleep_ms(5);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files and processes. */
+
+static int file_scan(const char *path, va_list ap)
+{
+	const char *subs[16];
+	int nsubs = 0, count = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	while (nsubs < 16 && (subs[nsubs] = va_arg(ap, const char *)) != NULL)
+		nsubs++;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (getline(&line, &cap, f) >= 0) {
+		int i, all = 1;
+
+		for (i = 0; i < nsubs && all; i++)
+			all = strstr(line, subs[i]) != NULL;
+		count += all;
+	}
+	free(line);
+	fclose(f);
+	return count;
+}
+
+int harness_file_count(const char *path, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, path);
+	r = file_scan(path, ap);
+	va_end(ap);
+	return r;
+}
+
+int harness_file_wait(const char *path, int timeout_ms, ...)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+
+	for (;;) {
+		va_list ap;
+		int r;
+
+		va_start(ap, timeout_ms);
+		r = file_scan(path, ap);
+		va_end(ap);
+		if (r > 0)
+			return 1;
+		if (harness_now_ms() > deadline)
+			return 0;
+		harness_sleep_ms(10);
+	}
+}
+
+int harness_file_contains(const char *path, const void *needle, size_t n)
+{
+	size_t len;
+	char *text;
+	int found;
+
+	if (access(path, R_OK) != 0)
+		return -1;
+	text = slurp(path, &len);
+	found = n > 0 && memmem(text, len, needle, n) != NULL;
+	free(text);
+	return found;
+}
+
+int64_t harness_proc_rchar(pid_t pid)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "rchar: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }

@@ -117,4 +117,102 @@ int harness_payload_ok(const uint8_t *p, size_t n, uint64_t tag);
 int64_t harness_now_ms(void);
 void harness_sleep_ms(int ms);
 
+/* ---------------------------------------------------------------------- */
+/* The relay restarted in place, and the endpoint programs.
+ *
+ * The data-safe agent and the CLI come from the environment too:
+ *   ZK_SAFE_BIN     absolute path of zkrelay-safe
+ *   ZK_CLI_BIN      absolute path of zkrelay-cli
+ * Neither is needed by the suites that drive the relay alone;
+ * harness_programs() says whether both are there. Every program started
+ * here gets a parent death signal and is killed with its harness. */
+
+/* Starts the relay again on the port it had, so endpoints that reconnect
+ * find it; a relay still running is first killed with SIGKILL (no drain).
+ * The old log is kept as relay.log.N (N = 1, 2, ...) and relay.log starts
+ * empty. Waits, like harness_start(), for "listening", retrying while the
+ * port is still held for up to 10 s. 0 or -1 (see harness_error()). */
+int harness_restart(harness_t *h);
+/* How many times harness_restart() started a relay. */
+int harness_restarts(const harness_t *h);
+
+/* 0 if ZK_SAFE_BIN and ZK_CLI_BIN name executables; else -1 and why. */
+int harness_programs(char *why, size_t cap);
+
+/* A finished (or running) child program and what it wrote. */
+typedef struct {
+	pid_t pid;            /* while it runs */
+	int status;           /* exit code; 128+N if killed by signal N; -1 not run */
+	int timed_out;        /* killed by harness_run_wait() at its timeout */
+	int64_t ms;           /* start to exit */
+	char *out, *err;      /* its stdout and stderr, NUL-terminated */
+	size_t out_len, err_len;
+	char out_path[600], err_path[600]; /* where they were written */
+	char cmd[400];        /* the command line, for messages (cut short) */
+	int64_t t0_;
+} harness_run_t;
+
+/* Starts argv (argv[0] an absolute path) with stdin from /dev/null and
+ * stdout/stderr to files in the test directory (run-N.out, run-N.err).
+ * 0, or -1 if it could not be started. */
+int harness_run_start(harness_t *h, harness_run_t *r, char *const argv[]);
+/* Waits up to timeout_ms for it (then SIGKILL, timed_out = 1) and reads
+ * its output back. 0 once it exited or was killed, -1 if no child. */
+int harness_run_wait(harness_run_t *r, int timeout_ms);
+/* Both. */
+int harness_run(harness_t *h, harness_run_t *r, int timeout_ms, char *const argv[]);
+/* Frees the captured output; kills the child if it still runs. */
+void harness_run_free(harness_run_t *r);
+
+/* "$ZK_CLI_BIN --state STATE arg..." (NULL-terminated; state NULL: no
+ * --state), started or run to the end. */
+int harness_cli_start(harness_t *h, harness_run_t *r, const char *state, ...)
+	__attribute__((sentinel));
+int harness_cli(harness_t *h, harness_run_t *r, int timeout_ms, const char *state, ...)
+	__attribute__((sentinel));
+/* The same with the arguments in a NULL-terminated array. */
+int harness_cli_v(harness_t *h, harness_run_t *r, int timeout_ms, const char *state,
+		  const char *const args[]);
+/* "$ZK_SAFE_BIN arg..." run to the end (keygen, enroll, audit-verify). */
+int harness_safe_cmd(harness_t *h, harness_run_t *r, int timeout_ms, ...)
+	__attribute__((sentinel));
+
+/* A data-safe agent for practice/endpoint (certificate and practice token
+ * key from this test's PKI) connected to this harness's relay, in its own
+ * directory DIR/safe-<practice>-<endpoint>/ holding:
+ *   safe.conf   the config (contract: [safe] and [relay] sections)
+ *   e2e.key     its static key, made once with "keygen"; e2e.pub its
+ *               public half (base64url)
+ *   store/      the document store
+ *   audit.log   its hash-chained audit file
+ *   safe.log    its stderr (appended across restarts)
+ * Starts "$ZK_SAFE_BIN run -c safe.conf" and waits up to 30 s for a new
+ * "safe_ready" line in safe.log. The relay must be running (its port goes
+ * into the config). At most 4 per harness. 0 or -1 (harness_error()). */
+int harness_safe_start(harness_t *h, const char *practice, const char *endpoint);
+/* SIGTERM, then waits up to 15 s (then SIGKILL). 0, or -1 if it had to be
+ * killed or was not running. */
+int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint);
+pid_t harness_safe_pid(harness_t *h, const char *practice, const char *endpoint);
+/* A file in the safe's directory ("safe.conf", "audit.log", "store/p-1");
+ * owned by h. */
+const char *harness_safe_path(harness_t *h, const char *practice, const char *endpoint,
+			      const char *file);
+/* Its public key (base64url), "" before harness_safe_start(). */
+const char *harness_safe_pubkey(harness_t *h, const char *practice, const char *endpoint);
+
+/* Any text file, searched like the relay log: a line holding every one
+ * of the substrings. Count of such lines (0 if the file is missing). */
+int harness_file_count(const char *path, ...) __attribute__((sentinel));
+/* Waits up to timeout_ms for at least one such line. 1 found, 0 not. */
+int harness_file_wait(const char *path, int timeout_ms, ...) __attribute__((sentinel));
+/* Whether the file contains the bytes anywhere (not line by line). 1
+ * yes, 0 no, -1 unreadable. */
+int harness_file_contains(const char *path, const void *needle, size_t n);
+
+/* Bytes the process has read so far through read-type system calls,
+ * sockets included (rchar in /proc/PID/io); -1 if unreadable. Lets a test
+ * act in the middle of a transfer whatever the programs print. */
+int64_t harness_proc_rchar(pid_t pid);
+
 #endif
