@@ -20,7 +20,10 @@
  * (ZK_ETOKEN, ZK_ENOTAUTH, ZK_EGOINGAWAY, ...) or ZK_EUNREACHABLE (TCP),
  * ZK_ECERT (TLS or certificate), ZK_EUPGRADE, ZK_ETIMEOUT, ZK_ECLOSED
  * (the relay closed without a reason), ZK_EPROTO (the relay broke
- * RFC 6455 or sent a frame that does not decode). */
+ * RFC 6455 or sent a frame that does not decode).
+ *
+ * libuv does not ignore SIGPIPE: a process using a link should, or a
+ * write to a connection the relay reset ends it. */
 #ifndef ZKR_LINK_H
 #define ZKR_LINK_H
 
@@ -37,10 +40,13 @@ typedef struct {
 	int port;
 	const char *server_name;   /* SNI and the name verified */
 	const char *ca_file, *cert_file, *key_file;
-	unsigned backoff_min_ms, backoff_max_ms;
-	unsigned connect_timeout_ms; /* connect to Welcome */
-	size_t max_rx_message;     /* largest WebSocket message accepted: 8 MiB */
-	size_t low_water;          /* `writable` once queued bytes fall below: 1 MiB */
+	/* A zero below picks the default in brackets. The delay before
+	 * attempt n (n = 0 after a Welcome) is uniform in
+	 * [min/2, min(max, min * 2^n)]. */
+	unsigned backoff_min_ms, backoff_max_ms; /* [500], [30000] */
+	unsigned connect_timeout_ms; /* connect to Welcome [15000] */
+	size_t max_rx_message;     /* largest WebSocket message accepted [8 MiB] */
+	size_t low_water;          /* `writable` once queued bytes fall below [1 MiB] */
 } link_opts_t;
 
 typedef struct {

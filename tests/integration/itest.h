@@ -28,6 +28,7 @@ Suite *ops_tls_suite(void);
 Suite *plaintext_suite(void);
 Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
+Suite *link_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */
