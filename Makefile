@@ -174,8 +174,10 @@ $(BUILD)/dev/pki/ca.crt: deploy/dev-pki.sh
 $(BUILD)/dev/registry/.made: $(BUILD)/dev/pki/ca.crt deploy/dev-registry.sh
 	$(Q)deploy/dev-registry.sh $(BUILD)/dev/pki $(BUILD)/dev/registry && touch $@
 
-run: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
-	$(Q)exec $(BUILD)/zkrelay
+# The demo: the relay, a data-safe per demo practice with sample documents,
+# enrolled CLI state directories and the commands to try (deploy/demo.sh).
+run: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+	$(Q)exec deploy/demo.sh --build $(BUILD)
 
 bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)$(BUILD)/zkrelay-bench --relay $(BUILD)/zkrelay --pki $(BUILD)/dev/pki

@@ -29,6 +29,7 @@ Suite *plaintext_suite(void);
 Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
 Suite *link_suite(void);
+Suite *e2e_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */
