@@ -130,7 +130,7 @@ $(BUILD)/tests/unit: $(call obj,$(UNIT_SRC) $(DOC_SRC)) $(BUILD)/librelay.a $(BU
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
-$(BUILD)/tests/integration: $(call obj,$(ITEST_SRC)) $(BUILD)/libzkcommon.a
+$(BUILD)/tests/integration: $(call obj,$(ITEST_SRC)) $(BUILD)/libzkrelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)

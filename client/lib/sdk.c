@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -383,13 +384,18 @@ static void limit_peer_sessions(zkr_client_t *c, const char *peer, size_t plen)
 		bury(oldest);
 }
 
-static void on_hs1(zkr_client_t *c, const char *src, size_t slen, uint32_t sid, const uint8_t *p,
-		   size_t n)
+static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
+		   const uint8_t *p, size_t n)
 {
 	uint8_t msg[E2E_HS2_LEN];
+	char src[ZKR_MAX_ADDR + 1];
 	zkr_session_t *s;
 	size_t olen;
 
+	if (slen == 0 || slen > ZKR_MAX_ADDR)
+		return;
+	memcpy(src, from, slen); /* the frame's bytes are not a C string */
+	src[slen] = 0;
 	if (find(c, src, slen, sid))
 		return; /* a repeat of a handshake already answered */
 	if (!c->cb.on_accept) {
@@ -556,6 +562,15 @@ static void link_data(void *ud, const char *src, size_t slen, uint32_t stream, u
 
 /* ---- the link's events -------------------------------------------------- */
 
+/* Sends RESUME acks until the peer answers (or peer_timeout_ms). */
+static void start_resume(zkr_session_t *s)
+{
+	uint64_t now = now_ms(s->c);
+
+	s->resume_at = now;
+	s->resume_until = now + s->c->cfg.peer_timeout_ms;
+}
+
 static void link_up(void *ud, const link_welcome_t *w)
 {
 	zkr_client_t *c = ud;
@@ -578,8 +593,7 @@ static void link_up(void *ud, const link_welcome_t *w)
 			 * start again after the last acknowledgement, and ask the
 			 * peer to do the same until it answers. */
 			rel_send_rewind(&s->tx);
-			s->resume_at = now;
-			s->resume_until = now + c->cfg.peer_timeout_ms;
+			start_resume(s);
 		}
 	}
 	pump(c);
@@ -753,6 +767,18 @@ static void client_free(zkr_client_t *c)
 	free(c);
 }
 
+/* libuv writes with write(2): a relay that closed the connection would
+ * kill the process with SIGPIPE. The write fails with EPIPE instead once
+ * the signal is ignored; an application that handles SIGPIPE itself has
+ * set a handler, which is left alone. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
 int zkr_client_new(uv_loop_t *loop, const zkr_config_t *cfg, zkr_client_t **out)
 {
 	link_cb_t lcb = { link_up, link_down, link_data, link_nack, link_writable };
@@ -764,6 +790,7 @@ int zkr_client_new(uv_loop_t *loop, const zkr_config_t *cfg, zkr_client_t **out)
 	    !cfg->key_file || cfg->port <= 0 || cfg->port > 65535 || !cfg->window_bytes ||
 	    !cfg->retransmit_ms || !cfg->peer_timeout_ms || !cfg->handshake_timeout_ms)
 		return -ZKR_EINVAL;
+	ignore_sigpipe();
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ZKR_ENOMEM;
@@ -855,6 +882,12 @@ int zkr_client_set_token(zkr_client_t *c, const char *token)
 	c->cfg.token = copy;
 	c->token_exp = token_exp(copy);
 	c->token_warned = 0;
+	/* The relay lets a peer answer us only once we wrote to it under the
+	 * current token: speak first, or a data-safe sending to us would be
+	 * refused until we happen to. */
+	for (zkr_session_t *s = c->sessions; s; s = s->next)
+		if (!s->closed && s->state == S_OPEN)
+			start_resume(s);
 	return 0;
 }
 

@@ -19,6 +19,10 @@
  * Threading: everything runs on the loop's thread; callbacks are called
  * from the loop. Functions return 0 or a negative zkr_err_t.
  *
+ * Signals: the first zkr_client_new() sets SIGPIPE to SIG_IGN if it is
+ * at its default, so a connection the relay closed fails a write instead
+ * of ending the process.
+ *
  * Sessions live as long as the client process: if the peer process
  * restarts, its session state is gone and messages not yet acknowledged
  * fail with ZKR_ETIMEOUT; open a new session and send again. */

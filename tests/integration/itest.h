@@ -30,6 +30,7 @@ Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
 Suite *link_suite(void);
 Suite *e2e_suite(void);
+Suite *sdk_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */
