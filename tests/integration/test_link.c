@@ -10,7 +10,9 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -164,6 +166,7 @@ static void opts_for(fix_t *f, link_opts_t *o, const char *practice, const char 
 	o->backoff_min_ms = 50;
 	o->backoff_max_ms = 200;
 	o->connect_timeout_ms = 3000;
+	o->low_water = 4096;
 }
 
 static void side_open(fix_t *f, side_t *s, const link_opts_t *o, const char *token)
@@ -332,6 +335,7 @@ START_TEST(test_link_data_both_ways)
 	for (int i = 0; i < 120; i++)
 		check_rx(&safe, 5 + i, CLIENT_ADDR, 5, (uint64_t)i, 700 + (size_t)i * 3);
 	ck_assert_uint_eq(link_queued(cl.l), 0);
+	ck_assert_int_ge(cl.writables, 1);
 	ck_assert_int_eq(safe.downs + cl.downs, 0);
 	fix_finish(&f, all, 2);
 }
@@ -499,6 +503,54 @@ START_TEST(test_link_connect_timeout)
 }
 END_TEST
 
+static int upgrade_refused(void *arg)
+{
+	side_t *s = arg;
+	return s->last_down == ZK_EUPGRADE;
+}
+
+/* A TLS server with the relay's certificate that answers HTTP but is no
+ * WebSocket server (openssl s_server -www): the upgrade fails. */
+START_TEST(test_link_upgrade_refused)
+{
+	fix_t f;
+	side_t s = { .name = "not-ws" };
+	side_t *all[] = { &s };
+	link_opts_t o;
+	char accept[32];
+	int port, status;
+	pid_t pid;
+
+	fix_init(&f, "link-upgrade", 0);
+	port = harness_free_port();
+	ck_assert_int_gt(port, 0);
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("openssl", "openssl", "s_server", "-quiet", "-tls1_3", "-www", "-accept",
+		       accept, "-cert", harness_path(f.h, "pki/server.crt"), "-key",
+		       harness_path(f.h, "pki/server.key"), (char *)NULL);
+		_exit(127);
+	}
+	opts_for(&f, &o, "practice-a", "safe-1");
+	o.port = port;
+	o.backoff_min_ms = 20;
+	o.backoff_max_ms = 100;
+	side_open(&f, &s, &o, "");
+	/* Until s_server listens the attempts find nobody. */
+	ck_assert_msg(run_until(&f, upgrade_refused, &s, WAIT_MS), "down: %s",
+		      zk_err_name(s.last_down));
+	for (int i = 0; i < s.downs && i < 16; i++)
+		ck_assert(s.down_errs[i] == ZK_EUNREACHABLE || s.down_errs[i] == ZK_EUPGRADE);
+	ck_assert_int_eq(s.ups, 0);
+	fix_finish(&f, all, 1);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+END_TEST
+
 /* The relay pings idle connections and hangs up after idle_s without an
  * answer: a link that answers stays up well past idle_s. */
 START_TEST(test_link_answers_pings)
@@ -570,6 +622,7 @@ Suite *link_suite(void)
 	tcase_add_test(tc, test_link_wrong_ca);
 	tcase_add_test(tc, test_link_unreachable_retries);
 	tcase_add_test(tc, test_link_connect_timeout);
+	tcase_add_test(tc, test_link_upgrade_refused);
 	tcase_add_test(tc, test_link_answers_pings);
 	tcase_add_test(tc, test_link_close_anywhere);
 	suite_add_tcase(s, tc);
