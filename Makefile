@@ -60,7 +60,7 @@ RELAY_OBJ := $(call obj,$(RELAY_SRC))
 .PHONY: bench-guard all check check-unit check-integration check-deploy check-asan run bench clean deps pki
 
 TOOLS := $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/zkrelay-safe $(BUILD)/zkrelay-cli
-all: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/libzkrelay.a $(BUILD)/libzkrelay.so
+all: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/libzkrelay.a $(BUILD)/libzkrelay.so $(BUILD)/examples/zkr-send
 
 deps:
 	deploy/install-deps.sh
@@ -108,6 +108,14 @@ $(BUILD)/libzkrelay.so: $(ZKR_OBJ) client/lib/libzkrelay.map
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libzkrelay.so.0 \
 		-Wl,--version-script=client/lib/libzkrelay.map -o $@ $(ZKR_OBJ) $(LIBS)
+
+# The README's SDK example, built against the shared library the way an
+# application would (public header only).
+$(BUILD)/examples/zkr-send: client/examples/zkr-send.c client/lib/zkrelay.h $(BUILD)/libzkrelay.so
+	$(ECHO) "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Iclient/lib $(shell pkg-config --cflags libuv) $(LDFLAGS) -o $@ $< \
+		-L$(BUILD) -l:libzkrelay.so -Wl,-rpath,'$$ORIGIN/..' $(shell pkg-config --libs libuv)
 
 $(BUILD)/zkrelay-safe: $(call obj,$(SAFE_SRC) $(DOC_SRC)) $(BUILD)/libzkrelay.a
 	$(ECHO) "  LD      $@"
