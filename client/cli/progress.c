@@ -11,6 +11,7 @@ void progress_init(progress_t *p, const char *label, int enabled)
 	p->enabled = enabled;
 	p->shown = 0;
 	p->last_pct = -1;
+	p->total = 0;
 }
 
 void progress_update(progress_t *p, uint64_t done, uint64_t total)
@@ -24,6 +25,7 @@ void progress_update(progress_t *p, uint64_t done, uint64_t total)
 	if (pct == p->last_pct)
 		return;
 	p->last_pct = pct;
+	p->total = total;
 	fill = pct * WIDTH / 100;
 	for (int i = 0; i < WIDTH; i++)
 		bar[i] = i < fill ? '#' : ' ';
@@ -34,8 +36,12 @@ void progress_update(progress_t *p, uint64_t done, uint64_t total)
 	p->shown = 1;
 }
 
-void progress_end(progress_t *p)
+void progress_end(progress_t *p, int complete)
 {
+	/* The last acknowledgement may come after the answer: a transfer
+	 * that succeeded is shown complete. */
+	if (complete && p->shown && p->total)
+		progress_update(p, p->total, p->total);
 	if (p->shown)
 		fputc('\n', stderr);
 	p->shown = 0;

@@ -15,11 +15,12 @@ typedef struct {
 	int enabled;  /* not --quiet */
 	int shown;    /* a line is on the terminal */
 	int last_pct;
+	uint64_t total; /* of the transfer drawn */
 } progress_t;
 
 void progress_init(progress_t *p, const char *label, int enabled);
 void progress_update(progress_t *p, uint64_t done, uint64_t total);
-/* Ends the line, if one was drawn. */
-void progress_end(progress_t *p);
+/* Ends the line, if one was drawn, showing 100% when complete. */
+void progress_end(progress_t *p, int complete);
 
 #endif

@@ -77,7 +77,7 @@ static void finish(run_t *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->why, sizeof(r->why), fmt, ap);
 	va_end(ap);
-	progress_end(&r->bar);
+	progress_end(&r->bar, 0);
 	uv_timer_stop(&r->idle);
 	r->s = NULL; /* closing the client ends the session */
 	zkr_client_close(r->zc, on_closed, r);
@@ -177,7 +177,7 @@ static void got_answer(run_t *r, const docproto_resp_t *resp)
 		       resp->message, docproto_status_name(resp->status));
 		return;
 	}
-	progress_end(&r->bar);
+	progress_end(&r->bar, 1);
 	/* done() says itself what went wrong, if anything. */
 	st = r->req->done(r->req->arg, resp);
 	finish(r, st, "%s", "");
@@ -224,7 +224,9 @@ static void on_link(zkr_client_t *c, int up, int err, void *ud)
 		finish(r, CLI_EXIT_TOKEN,
 		       "the relay refused the access token (%s); ask the data-safe for a new "
 		       "enrollment",
-		       zkr_strerror(err));
+		       err == ZKR_ETOKENEXPIRED ? "expired"
+		       : err == ZKR_ETOKEN	 ? "invalid"
+						 : "this endpoint is not admitted");
 		break;
 	case ZKR_ECERT:
 	case ZKR_ECERTREVOKED:

@@ -20,6 +20,7 @@
 #include "keyfile.h"
 #include "name.h"
 #include "paseto.h"
+#include "peek.h"
 #include "suites.h"
 #include "tokenmint.h"
 #include "zkerr.h"
@@ -667,6 +668,36 @@ START_TEST(test_grant_mint_refusals)
 }
 END_TEST
 
+START_TEST(test_grant_inspect)
+{
+	grant_t g = good_grant("p-1001"), v;
+	char *tok = mint_with(seed_b, "k1", &g); /* any key: nothing is verified */
+	paseto_sk_t *sk = sk_of(seed_a);
+	const char *dst[] = { "practice-a/safe-1" };
+	tokenmint_t t = { .iss = "practice-a", .kid = "k1", .sub = "practice-a/client-1",
+			  .aud = "zkrelay-dev", .jti = "j1", .iat = NOW, .nbf = NOW,
+			  .exp = NOW + 600, .dst = dst, .ndst = 1 };
+	char *relay = NULL;
+	json_t *claims = NULL;
+
+	ck_assert_int_eq(grant_inspect(tok, strlen(tok), &v), 0);
+	ck_assert_str_eq(v.patient, "p-1001");
+	ck_assert_mem_eq(v.e2e, client_key, 32);
+	/* A relay token has claims, but not a grant's. */
+	ck_assert_int_eq(tokenmint(sk, &t, &relay), 0);
+	ck_assert_int_eq(grant_inspect(relay, strlen(relay), &v), -ZK_ETOKEN);
+	ck_assert_int_eq(peek_claims(relay, strlen(relay), &claims), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), "practice-a/client-1");
+	json_decref(claims);
+	ck_assert_int_eq(peek_claims("v4.local.abc", 12, &claims), -ZK_EMALFORMED);
+	ck_assert_int_eq(peek_claims("v4.public.", 10, &claims), -ZK_EMALFORMED);
+	ck_assert_int_eq(peek_claims("v4.public.!!!!", 14, &claims), -ZK_EMALFORMED);
+	paseto_sk_free(&sk);
+	free(relay);
+	free(tok);
+}
+END_TEST
+
 /* ---- Enrollment and key files ---- */
 
 static enroll_t good_enroll(void)
@@ -851,6 +882,7 @@ Suite *docproto_suite(void)
 	tcase_add_test(tc, test_grant_session_binding);
 	tcase_add_test(tc, test_grant_scope);
 	tcase_add_test(tc, test_grant_mint_refusals);
+	tcase_add_test(tc, test_grant_inspect);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
