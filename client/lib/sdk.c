@@ -72,7 +72,12 @@ struct zkr_client {
 	int token_warned, closing, started, handles;
 	void (*done)(void *ud);
 	void *done_ud;
+	/* What we seal (plain, sealed) and what we opened (rx_plain) are kept
+	 * apart: a callback run while a received record is being taken apart
+	 * (on_acked, on_progress, on_writable) may send, and must not
+	 * overwrite the record's data before it is delivered. */
 	uint8_t plain[RECORD_MAX_SEALED], sealed[RECORD_MAX_SEALED];
+	uint8_t rx_plain[RECORD_MAX_SEALED];
 };
 
 static uint64_t now_ms(const zkr_client_t *c)
@@ -516,18 +521,18 @@ static void on_transport(zkr_client_t *c, zkr_session_t *s, uint64_t nonce, cons
 		return;
 	/* A message that does not open is the relay's doing (or noise):
 	 * drop it; what it claimed to carry will be sent again. */
-	if (e2e_open(s->e2e, mkstream(s->sid, K_DATA), nonce, p, n, c->plain, sizeof(c->plain),
-		     &plen) < 0)
+	if (e2e_open(s->e2e, mkstream(s->sid, K_DATA), nonce, p, n, c->rx_plain,
+		     sizeof(c->rx_plain), &plen) < 0)
 		return;
 	s->resume_until = 0; /* the peer hears us again */
-	rc = record_decode(c->plain, plen, &r);
+	rc = record_decode(c->rx_plain, plen, &r);
 	if (rc == 0)
 		rc = take_ack(s, &r);
 	if (rc == 0 && !s->closed && !c->closing && (r.flags & RECORD_RESUME))
 		rel_send_rewind(&s->tx);
 	if (rc == 0 && !s->closed && !c->closing && r.type == RECORD_DATA)
 		rc = take_data(s, &r);
-	zkr_wipe(c->plain, plen);
+	zkr_wipe(c->rx_plain, plen);
 	if (rc < 0)
 		fail(s, rc);
 	else if (!s->closed && !c->closing && (rc = pump_session(s, 1u << 20)) < 0)

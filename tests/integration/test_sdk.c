@@ -31,6 +31,7 @@ typedef struct {
 	uint8_t digests[MAX_MSGS][32];
 	size_t echoed;           /* replies the client received */
 	size_t acked;
+	size_t chain;            /* messages the client still sends from on_acked */
 	uint64_t safe_in;        /* bytes of the message the safe is receiving */
 	int64_t token_warned;
 	int timed_out;
@@ -114,8 +115,16 @@ static void on_acked(zkr_session_t *s, uint64_t id, void *ud)
 {
 	sdk_t *t = ud;
 
-	if (zkr_session_client(s) == t->client)
-		t->acked++;
+	if (zkr_session_client(s) != t->client)
+		return;
+	t->acked++;
+	if (t->chain > 0) {
+		uint8_t *m = make_msg(t->acked, 300);
+
+		t->chain--;
+		ck_assert_int_eq(zkr_session_send(s, m, 300, NULL), 0);
+		free(m);
+	}
 }
 
 static void on_error(zkr_session_t *s, int err, void *ud)
@@ -259,6 +268,11 @@ static int all_echoed(void *p)
 				 zkr_session_pending(t->cs) == 0);
 }
 
+static int all_echoed_5(void *p)
+{
+	return all_echoed(p) && ((sdk_t *)p)->got == 5;
+}
+
 /* Sizes around the record limit (65487 data bytes per record), the
  * Noise limit and beyond: each arrives once, whole, in order. */
 START_TEST(test_sizes_exactly_once)
@@ -348,6 +362,36 @@ START_TEST(test_relay_restart_mid_transfer)
 }
 END_TEST
 
+/* The safe's answer carries the acknowledgement of the client's message
+ * in the same record; the client sends its next message from on_acked,
+ * while that record is still being taken apart. The answer must still
+ * reach on_message intact (a send sealing into the buffer that held the
+ * opened record delivered zeros instead). */
+START_TEST(test_send_from_on_acked)
+{
+	uint8_t *m = make_msg(0, 300);
+	sdk_t t;
+
+	setup(&t, "sdk-ackchain");
+	t.chain = 4;
+	ck_assert_int_eq(zkr_session_open(t.client, "practice-a/safe-1", t.safe_pub, &t.cs), 0);
+	ck_assert_int_eq(zkr_session_send(t.cs, m, 300, NULL), 0);
+	free(m);
+	ck_assert_msg(run_until(&t, all_echoed_5, 20000), "got %zu echoed %zu acked %zu err %d",
+		      t.got, t.echoed, t.acked, t.client_err);
+	ck_assert_int_eq(t.client_err, 0);
+	for (size_t i = 0; i < 5; i++) {
+		uint8_t d[32];
+
+		m = make_msg(i, 300);
+		digest(m, 300, d);
+		ck_assert_mem_eq(d, t.digests[i], 32);
+		free(m);
+	}
+	teardown(&t);
+}
+END_TEST
+
 static int token_warned(void *p)
 {
 	return ((sdk_t *)p)->token_warned != 0;
@@ -405,6 +449,7 @@ Suite *sdk_suite(void)
 	tcase_add_test(tc, test_wrong_pin_fails_closed);
 	tcase_add_test(tc, test_relay_restart_mid_transfer);
 	tcase_add_test(tc, test_token_expiring_and_refresh);
+	tcase_add_test(tc, test_send_from_on_acked);
 	suite_add_tcase(s, tc);
 	return s;
 }
