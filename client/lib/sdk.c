@@ -373,7 +373,10 @@ static int send_hs1(zkr_session_t *s)
 /* ---- receiving ---------------------------------------------------------- */
 
 /* Responder: keeps at most PEER_SESSIONS_MAX sessions per peer; the
- * oldest one goes (retries of a handshake leave stale ones behind). */
+ * oldest one goes (retries of a handshake leave stale ones behind). The
+ * application accepted it and may hold the pointer: it goes through
+ * on_error like any session that ends without being asked to, or a
+ * later call with that pointer would touch freed memory. */
 static void limit_peer_sessions(zkr_client_t *c, const char *peer, size_t plen)
 {
 	zkr_session_t *oldest = NULL;
@@ -386,7 +389,7 @@ static void limit_peer_sessions(zkr_client_t *c, const char *peer, size_t plen)
 				oldest = s;
 		}
 	if (n >= PEER_SESSIONS_MAX && oldest)
-		bury(oldest);
+		fail(oldest, ZK_ECLOSED);
 }
 
 static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
@@ -396,6 +399,7 @@ static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
 	char src[ZKR_MAX_ADDR + 1];
 	zkr_session_t *s;
 	size_t olen;
+	int rc;
 
 	if (slen == 0 || slen > ZKR_MAX_ADDR)
 		return;
@@ -408,6 +412,8 @@ static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
 		return;
 	}
 	limit_peer_sessions(c, src, slen);
+	if (c->closing)
+		return; /* on_error closed the client */
 	s = session_new(c, src, slen, 0);
 	if (!s)
 		return;
@@ -418,11 +424,15 @@ static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
 		send_refuse(c, src, sid);
 		return;
 	}
-	if (c->cb.on_accept(c, s, c->cfg.ud) != 0 || s->closed || c->closing ||
-	    e2e_write_hs2(s->e2e, msg, sizeof(msg), &olen) < 0) {
+	if (c->cb.on_accept(c, s, c->cfg.ud) != 0 || s->closed || c->closing) {
 		if (!c->closing)
 			send_refuse(c, src, sid);
 		bury(s);
+		return;
+	}
+	if ((rc = e2e_write_hs2(s->e2e, msg, sizeof(msg), &olen)) < 0) {
+		send_refuse(c, src, sid);
+		fail(s, rc); /* accepted: the application holds it */
 		return;
 	}
 	s->state = S_OPEN;

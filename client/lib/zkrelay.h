@@ -99,8 +99,11 @@ typedef struct {
 	void (*on_progress)(zkr_session_t *s, int in, uint64_t done, uint64_t total, void *ud);
 	/* The session's send window has room again after ZKR_EAGAIN. */
 	void (*on_writable)(zkr_session_t *s, void *ud);
-	/* The session failed closed (ZKR_EPEERKEY, ZKR_ETIMEOUT, ...). The
-	 * session is freed after this returns; do not use it again. */
+	/* The session failed closed (ZKR_EPEERKEY, ZKR_ETIMEOUT, ...), or,
+	 * with ZKR_ECLOSED, an accepted session was dropped to make room:
+	 * a responder keeps at most 16 sessions per peer address, the
+	 * oldest goes. The session is freed after this returns; do not use
+	 * it again. */
 	void (*on_error)(zkr_session_t *s, int err, void *ud);
 	/* The access token expires at exp (Unix seconds) within
 	 * token_margin_s: call zkr_client_set_token() with a new one. */

@@ -25,6 +25,10 @@ typedef struct {
 	uint8_t safe_priv[32], safe_pub[32], client_priv[32], client_pub[32];
 	int safe_up, client_up, opened, accepted;
 	int client_err;          /* from on_error on the client side */
+	zkr_session_t *accepted_s[20]; /* the safe's sessions, in accept order */
+	zkr_session_t *safe_err_s; /* the last session on_error named on the safe */
+	int safe_err;
+	size_t safe_errs;
 	int link_err;            /* last down reason on the client */
 	size_t got;              /* messages the safe received */
 	size_t sizes[MAX_MSGS];
@@ -79,6 +83,8 @@ static int on_accept(zkr_client_t *c, zkr_session_t *s, void *ud)
 	ck_assert_str_eq(zkr_session_peer(s), "practice-a/client-1");
 	ck_assert_int_eq(zkr_session_peer_key(s, key), 0);
 	ck_assert_mem_eq(key, t->client_pub, 32);
+	if (t->accepted < 20)
+		t->accepted_s[t->accepted] = s;
 	t->accepted++;
 	return 0;
 }
@@ -87,7 +93,7 @@ static void on_open(zkr_session_t *s, void *ud)
 {
 	sdk_t *t = ud;
 
-	ck_assert_ptr_eq(s, t->cs);
+	ck_assert(t->cs == NULL || s == t->cs); /* NULL: a test opens several */
 	t->opened = 1;
 }
 
@@ -135,6 +141,10 @@ static void on_error(zkr_session_t *s, int err, void *ud)
 		t->client_err = err;
 		if (s == t->cs)
 			t->cs = NULL;
+	} else {
+		t->safe_err_s = s;
+		t->safe_err = err;
+		t->safe_errs++;
 	}
 }
 
@@ -392,6 +402,35 @@ START_TEST(test_send_from_on_acked)
 }
 END_TEST
 
+static int seventeen_accepted(void *p)
+{
+	return ((sdk_t *)p)->accepted >= 17;
+}
+
+/* A responder keeps 16 sessions per peer address. The 17th handshake
+ * from the same peer pushes the oldest out, and the application, which
+ * accepted it and may still hold the pointer, is told through on_error
+ * (it used to be freed on the next tick without a word). */
+START_TEST(test_evicted_session_reported)
+{
+	zkr_session_t *cs[17];
+	sdk_t t;
+
+	setup(&t, "sdk-evict");
+	for (size_t i = 0; i < 17; i++)
+		ck_assert_int_eq(zkr_session_open(t.client, "practice-a/safe-1", t.safe_pub, &cs[i]),
+				 0);
+	ck_assert_msg(run_until(&t, seventeen_accepted, 10000), "accepted %d", t.accepted);
+	ck_assert_int_eq(t.accepted, 17);
+	ck_assert_uint_eq(t.safe_errs, 1);
+	ck_assert_ptr_eq(t.safe_err_s, t.accepted_s[0]);
+	ck_assert_int_eq(t.safe_err, ZKR_ECLOSED);
+	for (size_t i = 1; i < 17; i++)
+		ck_assert_int_eq(zkr_session_peer_key(t.accepted_s[i], (uint8_t[32]){ 0 }), 0);
+	teardown(&t);
+}
+END_TEST
+
 static int token_warned(void *p)
 {
 	return ((sdk_t *)p)->token_warned != 0;
@@ -450,6 +489,7 @@ Suite *sdk_suite(void)
 	tcase_add_test(tc, test_relay_restart_mid_transfer);
 	tcase_add_test(tc, test_token_expiring_and_refresh);
 	tcase_add_test(tc, test_send_from_on_acked);
+	tcase_add_test(tc, test_evicted_session_reported);
 	suite_add_tcase(s, tc);
 	return s;
 }
