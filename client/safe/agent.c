@@ -193,8 +193,15 @@ static void on_error(zkr_session_t *s, int err, void *ud)
 
 	zlog(ZLOG_INFO, "session_closed", "ss", "client", x ? x->peer : zkr_session_peer(s),
 	     "reason", zkr_strerror(err));
-	if (x)
-		sess_free(x);
+	if (!x)
+		return;
+	/* The SDK refused an upload over max_upload_bytes before we saw it:
+	 * a refused access all the same. */
+	if (err == ZKR_ETOOLARGE) {
+		serve_peer_t peer = { x->peer, x->peer_key };
+		serve_refused(&x->a->sv, &peer, DOCPROTO_TOO_LARGE);
+	}
+	sess_free(x);
 }
 
 static void on_closed(void *ud)

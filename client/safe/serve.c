@@ -235,3 +235,10 @@ int serve_request(const serve_t *sv, const serve_peer_t *peer, const uint8_t *ms
 	*resp_len = c.resp_len;
 	return 0;
 }
+
+void serve_refused(const serve_t *sv, const serve_peer_t *peer, docproto_status_t st)
+{
+	call_t c = { .sv = sv, .peer = peer };
+
+	audit(&c, 0, 0, st);
+}

@@ -35,4 +35,9 @@ typedef struct {
 int serve_request(const serve_t *sv, const serve_peer_t *peer, const uint8_t *msg, size_t len,
 		  uint8_t **resp, size_t *resp_len);
 
+/* Audits a request refused before it could be read (the SDK dropped a
+ * message over the size limit): no op, patient or document, allowed
+ * false, reason st. */
+void serve_refused(const serve_t *sv, const serve_peer_t *peer, docproto_status_t st);
+
 #endif

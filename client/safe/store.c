@@ -42,16 +42,22 @@ void store_close(store_t *s)
 }
 
 /* The patient's directory, opened without following a link. -1 with
- * errno ENOENT when there is none. */
+ * errno ENOENT when there is none: a link or a file in its place (ELOOP,
+ * ENOTDIR) is no patient directory either. */
 static int patient_dir(const store_t *s, const char *patient, int create)
 {
+	int fd;
+
 	if (!name_doc_ok_str(patient)) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (create && mkdirat(s->dirfd, patient, 0700) && errno != EEXIST)
 		return -1;
-	return openat(s->dirfd, patient, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(s->dirfd, patient, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		errno = ENOENT;
+	return fd;
 }
 
 /* SHA-256 and size of an open regular file, read to its end. */
