@@ -1,5 +1,6 @@
 #include "reliable.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,14 +167,21 @@ void rel_recv_init(rel_recv_t *r, size_t max_message)
 	r->max_message = max_message;
 }
 
+/* Plaintext: wiped before it is freed. */
+static void wipe_free(uint8_t *p, size_t n)
+{
+	if (p) {
+		memset(p, 0, n);
+		__asm__ __volatile__("" : : "r"(p) : "memory");
+	}
+	free(p);
+}
+
 static void recv_drop_msg(rel_recv_t *r)
 {
-	if (r->msg) {
-		memset(r->msg, 0, (size_t)r->msg_len);
-		__asm__ __volatile__("" : : "r"(r->msg) : "memory");
-	}
-	free(r->msg);
+	wipe_free(r->msg, (size_t)r->have);
 	r->msg = NULL;
+	r->cap = 0;
 	r->msg_len = r->have = 0;
 	r->assembling = 0;
 }
@@ -188,20 +196,43 @@ uint64_t rel_recv_ack(const rel_recv_t *r)
 	return r->expect - 1;
 }
 
-/* The first record of a message: check its length, make room. */
+/* The first record of a message: check its length, start afresh. No
+ * room is made for msg_len yet: it is the peer's word, and one short
+ * record claiming max_message bytes must not cost max_message bytes. */
 static int recv_begin(rel_recv_t *r, const record_t *rec)
 {
 	if (rec->msg_len > r->max_message)
 		return -ZK_ETOOLARGE;
 	recv_drop_msg(r);
-	if (rec->msg_len) {
-		r->msg = malloc((size_t)rec->msg_len);
-		if (!r->msg)
-			return -ZK_ENOMEM;
-	}
 	r->msg_len = rec->msg_len;
 	r->have = 0;
 	r->assembling = 1;
+	return 0;
+}
+
+/* Room for want bytes (at most msg_len), doubling, so the buffer follows
+ * the bytes that arrived. A new buffer rather than realloc(), so the old
+ * one's plaintext is wiped before it is freed. On failure nothing
+ * changes. */
+static int recv_reserve(rel_recv_t *r, uint64_t want)
+{
+	size_t cap = r->cap ? r->cap : 65536;
+	uint8_t *m;
+
+	if (want <= r->cap)
+		return 0;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap > r->msg_len)
+		cap = (size_t)r->msg_len;
+	m = malloc(cap);
+	if (!m)
+		return -ZK_ENOMEM;
+	if (r->have)
+		memcpy(m, r->msg, (size_t)r->have);
+	wipe_free(r->msg, (size_t)r->have);
+	r->msg = m;
+	r->cap = cap;
 	return 0;
 }
 
@@ -230,6 +261,11 @@ int rel_recv_data(rel_recv_t *r, const record_t *rec, const uint8_t **msg, size_
 		return -ZK_EMALFORMED;
 	if (!r->assembling && (rc = recv_begin(r, rec)) < 0)
 		return rc;
+	if ((rc = recv_reserve(r, after)) < 0) {
+		if (r->have == 0)
+			recv_drop_msg(r); /* it began with this record */
+		return rc;
+	}
 	if (rec->data_len)
 		memcpy(r->msg + r->have, rec->data, rec->data_len);
 	r->have = after;

@@ -37,6 +37,7 @@ typedef struct {
 	uint64_t expect;     /* next record in order */
 	size_t max_message;  /* larger messages are refused */
 	uint8_t *msg;        /* the message being assembled (owned) */
+	size_t cap;          /* of msg: grows with what arrived, not with msg_len */
 	uint64_t msg_len, have;
 	int assembling;
 } rel_recv_t;

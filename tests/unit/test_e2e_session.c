@@ -225,6 +225,51 @@ START_TEST(test_receiver_strict)
 }
 END_TEST
 
+/* The receiver's buffer follows the bytes that arrived, not the length
+ * the peer declares: a first record that claims a message of 2^46 bytes
+ * (within this receiver's limit) costs what it carries. Then a message
+ * of several records that outgrows the first allocation arrives whole. */
+START_TEST(test_receiver_declared_length)
+{
+	rel_recv_t rx;
+	uint8_t a[100];
+	record_t r = { RECORD_DATA, 0, 1, 0, (uint64_t)1 << 46, a, 100 };
+	const uint8_t *msg;
+	uint64_t done, total;
+	size_t len;
+	rel_send_t s;
+	uint8_t *big;
+	const size_t n = 300000;
+
+	memset(a, 0x5a, sizeof(a));
+	rel_recv_init(&rx, (size_t)1 << 47);
+	ck_assert_int_eq(rel_recv_data(&rx, &r, &msg, &len), 1);
+	rel_recv_progress(&rx, &done, &total);
+	ck_assert_uint_eq(done, 100);
+	ck_assert_uint_eq(total, (uint64_t)1 << 46);
+	rel_recv_free(&rx);
+
+	big = malloc(n);
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (uint8_t)(i * 13 + (i >> 11));
+	rel_send_init(&s, 40000);
+	rel_recv_init(&rx, 1 << 20);
+	ck_assert_int_eq(rel_send_queue(&s, big, n, NULL), 0);
+	while (rel_send_next(&s, 100, &r) == 1) {
+		ck_assert_int_eq(rel_recv_data(&rx, &r, &msg, &len), 1);
+		if (r.flags & RECORD_FIN)
+			break;
+		ck_assert_ptr_null(msg);
+	}
+	ck_assert_uint_eq(len, n);
+	ck_assert_mem_eq(msg, big, n);
+	rel_send_free(&s);
+	rel_recv_free(&rx);
+	free(big);
+}
+END_TEST
+
 /* A sender and a receiver over a channel that loses records at random,
  * with retransmission after a timeout, and a "reconnect" in the middle
  * that loses everything in flight: every message arrives exactly once,
@@ -423,6 +468,7 @@ Suite *e2e_session_suite(void)
 	tcase_add_test(tc, test_chunking);
 	tcase_add_test(tc, test_window_and_acks);
 	tcase_add_test(tc, test_receiver_strict);
+	tcase_add_test(tc, test_receiver_declared_length);
 	tcase_add_test(tc, test_resume_no_duplicates);
 	tcase_add_test(tc, test_e2e_explicit_nonces);
 	tcase_add_test(tc, test_e2e_wrong_pin);
