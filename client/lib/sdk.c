@@ -281,7 +281,7 @@ static int send_refuse(zkr_client_t *c, const char *peer, uint32_t sid)
 static int send_record(zkr_session_t *s, record_t *r)
 {
 	zkr_client_t *c = s->c;
-	size_t plen, clen;
+	size_t plen = 0, clen = 0;
 	uint64_t nonce;
 	int rc;
 
