@@ -199,11 +199,9 @@ static docproto_status_t run(call_t *c)
 
 static docproto_status_t authorize(call_t *c)
 {
-	uint8_t key[32];
-	grant_ctx_t ctx = { c->sv->cfg->practice, c->sv->cfg->address, c->peer->peer, key,
-			    (int64_t)time(NULL) };
+	grant_ctx_t ctx = { c->sv->cfg->practice, c->sv->cfg->address, c->peer->peer,
+			    c->peer->peer_key, (int64_t)time(NULL) };
 
-	memcpy(key, c->peer->peer_key, sizeof(key));
 	return grant_authorize(c->sv->practice->pk, c->sv->cfg->token_kid, &ctx, c->req.grant,
 			       c->req.patient, &c->grant);
 }
