@@ -81,8 +81,8 @@ fail:
 	return rc;
 }
 
-static int write_fd(int fd, const char *path, const void *p, size_t n, char *err,
-		    size_t errlen)
+static int write_all(int fd, const char *path, const void *p, size_t n, char *err,
+		     size_t errlen)
 {
 	const char *c = p;
 
@@ -95,9 +95,17 @@ static int write_fd(int fd, const char *path, const void *p, size_t n, char *err
 		c += w;
 		n -= (size_t)w;
 	}
-	if (fsync(fd))
-		return io_err(err, errlen, path, "fsync");
 	return 0;
+}
+
+static int write_fd(int fd, const char *path, const void *p, size_t n, char *err,
+		    size_t errlen)
+{
+	int rc = write_all(fd, path, p, n, err, errlen);
+
+	if (rc == 0 && fsync(fd))
+		rc = io_err(err, errlen, path, "fsync");
+	return rc;
 }
 
 static int write_file(int fd, const char *path, const void *p, size_t n, mode_t mode,
@@ -143,12 +151,29 @@ static void sync_dir(const char *path)
 	}
 }
 
+/* A device or a pipe (e.g. "-o /dev/null") is written into, never
+ * replaced: renaming over it would put a regular file in its place. */
+static int write_special(const char *path, const void *p, size_t n, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY), rc;
+
+	if (fd < 0)
+		return io_err(err, errlen, path, "open");
+	rc = write_all(fd, path, p, n, err, errlen); /* no fsync: not a file */
+	if (close(fd) && rc == 0)
+		rc = io_err(err, errlen, path, "close");
+	return rc;
+}
+
 int file_replace(const char *path, const void *p, size_t n, mode_t mode, char *err,
 		 size_t errlen)
 {
 	char tmp[PATH_MAX];
+	struct stat st;
 	int fd, rc;
 
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return write_special(path, p, n, err, errlen);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
 		return zk_errf(err, errlen, -ZK_EINVAL, "%s: path too long", path);
 	fd = mkostemp(tmp, O_CLOEXEC);

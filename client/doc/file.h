@@ -4,7 +4,8 @@
  * Reads are bounded: a file larger than the caller's cap is refused
  * before it is read into memory. Writes never leave a half-written file
  * under the final name: file_replace writes a temporary file in the same
- * directory, fsyncs it and renames it over the old one; file_create
+ * directory, fsyncs it and renames it over the old one (a device or a
+ * pipe, such as /dev/null, is written into instead); file_create
  * refuses to replace anything (O_EXCL), for keys that must never be
  * overwritten by mistake. Both create files with the mode given (0600 for
  * anything secret), whatever the umask.
