@@ -1456,7 +1456,7 @@ int harness_safe_start(harness_t *h, const char *practice, const char *endpoint)
 	}
 }
 
-int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint)
+int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint, int *status)
 {
 	safe_t *s = find_safe(h, practice, endpoint, 0);
 	int64_t deadline = harness_now_ms() + 15000;
@@ -1468,12 +1468,16 @@ int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint)
 	for (;;) {
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = 0;
+			if (status != NULL)
+				*status = st;
 			return 0;
 		}
 		if (harness_now_ms() > deadline) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &st, 0);
 			s->pid = 0;
+			if (status != NULL)
+				*status = st;
 			return seterr(h, "data-safe %s/%s ignored SIGTERM for 15 s", practice,
 				      endpoint);
 		}

@@ -190,9 +190,9 @@ int harness_safe_cmd(harness_t *h, harness_run_t *r, int timeout_ms, ...)
  * "safe_ready" line in safe.log. The relay must be running (its port goes
  * into the config). At most 4 per harness. 0 or -1 (harness_error()). */
 int harness_safe_start(harness_t *h, const char *practice, const char *endpoint);
-/* SIGTERM, then waits up to 15 s (then SIGKILL). 0, or -1 if it had to be
- * killed or was not running. */
-int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint);
+/* SIGTERM, then waits up to 15 s (then SIGKILL). *status (may be NULL)
+ * as from waitpid(). 0, or -1 if it had to be killed or was not running. */
+int harness_safe_stop(harness_t *h, const char *practice, const char *endpoint, int *status);
 pid_t harness_safe_pid(harness_t *h, const char *practice, const char *endpoint);
 /* A file in the safe's directory ("safe.conf", "audit.log", "store/p-1");
  * owned by h. */

@@ -167,6 +167,21 @@ static const char *safe_file(harness_t *h, const char *file)
 		EXPECT_EXIT((r), (want));                                             \
 	} while (0)
 
+/* Stops the data-safe and the relay with SIGTERM: both must exit 0 (under
+ * AddressSanitizer that includes the leak check at exit). */
+static void stop_clean(harness_t *h)
+{
+	int st = 0;
+
+	ck_assert_msg(harness_safe_stop(h, PRACTICE, SAFE_EP, &st) == 0, "data-safe: %s",
+		      harness_error(h));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "data-safe after SIGTERM: status 0x%x; see %s", st, safe_file(h, "safe.log"));
+	ck_assert_msg(harness_stop(h, &st) == 0, "relay: %s", harness_error(h));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "relay after SIGTERM: status 0x%x",
+		      st);
+}
+
 /* The first line of a run's stdout, without its newline, in buf. */
 static const char *first_line(const harness_run_t *r, char *buf, size_t cap)
 {
@@ -357,6 +372,7 @@ START_TEST(test_sizes)
 	harness_run_free(&r);
 	fprintf(stderr, "e2e sizes: 5 documents up and down in %lld ms\n",
 		(long long)(harness_now_ms() - t0));
+	stop_clean(h);
 	harness_free(h);
 }
 END_TEST
@@ -469,6 +485,7 @@ START_TEST(test_wrong_pin)
 	ck_assert_int_eq(audit_count(h, "practice-a/client-2", NULL, NULL, NULL), 0);
 	/* The data-safe itself is fine: the rightly pinned client still works. */
 	CLI(h, 0, all, "ls", "p-1");
+	stop_clean(h);
 	harness_free(h);
 }
 END_TEST
@@ -535,6 +552,7 @@ START_TEST(test_relay_killed_during_get)
 	ck_assert_int_eq(audit_count(h, "practice-a/client-1", "get", NULL, NULL), 1);
 	fprintf(stderr, "e2e kill during get: 20 MiB with a relay restart in %lld ms\n",
 		(long long)(harness_now_ms() - t0));
+	stop_clean(h);
 	harness_free(h);
 }
 END_TEST
@@ -565,6 +583,7 @@ START_TEST(test_relay_killed_during_put)
 	ck_assert_int_eq(audit_count(h, "practice-a/client-1", "put", NULL, NULL), 1);
 	fprintf(stderr, "e2e kill during put: 20 MiB with a relay restart in %lld ms\n",
 		(long long)(harness_now_ms() - t0));
+	stop_clean(h);
 	harness_free(h);
 }
 END_TEST
@@ -668,6 +687,7 @@ START_TEST(test_zero_knowledge)
 	ck_assert_int_eq(harness_file_contains(safe_file(h, "audit.log"), patient, strlen(patient)),
 			 1);
 	ck_assert_int_eq(harness_file_contains(safe_file(h, "audit.log"), doc, strlen(doc)), 1);
+	stop_clean(h);
 	harness_free(h);
 }
 END_TEST
