@@ -23,12 +23,9 @@
  *   - the CLI's failure exits: relay unreachable (2) within --timeout,
  *     access token refused (3), --help (0) and bad usage (64) everywhere. */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
