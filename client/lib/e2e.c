@@ -1,5 +1,6 @@
 #include "e2e.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,34 +20,38 @@ struct e2e {
 	uint64_t last_rx;  /* its nonce */
 };
 
-/* tag NUL initiator NUL responder */
-static int prologue(uint8_t *out, size_t cap, size_t *olen, const char *ini, const char *resp)
+/* tag NUL initiator NUL responder NUL sid (4 bytes, big-endian) */
+static int prologue(uint8_t *out, size_t cap, size_t *olen, const char *ini, const char *resp,
+		    uint32_t sid)
 {
 	size_t t = sizeof(PROLOGUE_TAG) - 1, a = strnlen(ini, MAX_ADDR + 1),
 	       b = strnlen(resp, MAX_ADDR + 1);
 
-	if (a == 0 || b == 0 || a > MAX_ADDR || b > MAX_ADDR || t + a + b + 2 > cap)
+	if (a == 0 || b == 0 || a > MAX_ADDR || b > MAX_ADDR || t + a + b + 7 > cap)
 		return -ZK_EINVAL;
 	memcpy(out, PROLOGUE_TAG, t);
 	out[t] = 0;
 	memcpy(out + t + 1, ini, a);
 	out[t + 1 + a] = 0;
 	memcpy(out + t + 2 + a, resp, b);
-	*olen = t + a + b + 2;
+	out[t + 2 + a + b] = 0;
+	for (int i = 0; i < 4; i++)
+		out[t + 3 + a + b + i] = (uint8_t)(sid >> (24 - 8 * i));
+	*olen = t + a + b + 7;
 	return 0;
 }
 
 static int e2e_new(e2e_t **out, int initiator, const uint8_t *s_priv, const uint8_t *rs_pub,
-		   const char *ini, const char *resp)
+		   const char *ini, const char *resp, uint32_t sid)
 {
-	uint8_t pro[sizeof(PROLOGUE_TAG) + 2 * MAX_ADDR + 2];
+	uint8_t pro[sizeof(PROLOGUE_TAG) + 2 * MAX_ADDR + 7];
 	size_t plen;
 	e2e_t *e;
 	int rc;
 
 	if (!out || !s_priv || !ini || !resp)
 		return -ZK_EINVAL;
-	if ((rc = prologue(pro, sizeof(pro), &plen, ini, resp)) < 0)
+	if ((rc = prologue(pro, sizeof(pro), &plen, ini, resp, sid)) < 0)
 		return rc;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -64,17 +69,17 @@ static int e2e_new(e2e_t **out, int initiator, const uint8_t *s_priv, const uint
 
 int e2e_initiator_new(e2e_t **out, const uint8_t s_priv[E2E_KEY_LEN],
 		      const uint8_t rs_pub[E2E_KEY_LEN], const char *my_addr,
-		      const char *peer_addr)
+		      const char *peer_addr, uint32_t sid)
 {
 	if (!rs_pub)
 		return -ZK_EINVAL;
-	return e2e_new(out, 1, s_priv, rs_pub, my_addr, peer_addr);
+	return e2e_new(out, 1, s_priv, rs_pub, my_addr, peer_addr, sid);
 }
 
 int e2e_responder_new(e2e_t **out, const uint8_t s_priv[E2E_KEY_LEN], const char *my_addr,
-		      const char *peer_addr)
+		      const char *peer_addr, uint32_t sid)
 {
-	return e2e_new(out, 0, s_priv, NULL, peer_addr, my_addr);
+	return e2e_new(out, 0, s_priv, NULL, peer_addr, my_addr, sid);
 }
 
 /* The handshake state goes away here; keep the peer's static key. */
@@ -210,7 +215,7 @@ void e2e_free(e2e_t **e)
 	noise_handshake_free(&(*e)->hs);
 	noise_cipher_free(&(*e)->tx);
 	noise_cipher_free(&(*e)->rx);
-	memset(*e, 0, sizeof(**e));
+	OPENSSL_cleanse(*e, sizeof(**e));
 	free(*e);
 	*e = NULL;
 }

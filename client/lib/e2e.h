@@ -6,10 +6,12 @@
  * that the application wrote.
  *
  * The prologue binds the session to the two relay addresses, as each
- * side sees them: "zkrelay.e2e.v1" NUL initiator-address NUL
- * responder-address. A relay that stamps a wrong source address, or
- * splices one endpoint's handshake into another's conversation, makes
- * the handshake fail.
+ * side sees them, and to the session id the frames carry:
+ * "zkrelay.e2e.v1" NUL initiator-address NUL responder-address NUL sid
+ * (4 bytes, big-endian). A relay that stamps a wrong source address,
+ * splices one endpoint's handshake into another's conversation, or
+ * replays a message 1 under another session id makes the handshake
+ * fail.
  *
  * Transport messages use explicit nonces: the sender's counter travels
  * as the Data frame's seq, and the receiver takes only nonces above the
@@ -36,14 +38,14 @@
 typedef struct e2e e2e_t;
 
 /* Initiator: our static private key, the peer's pinned public key, our
- * address and the peer's. */
+ * address and the peer's, the session id. */
 int e2e_initiator_new(e2e_t **out, const uint8_t s_priv[E2E_KEY_LEN],
 		      const uint8_t rs_pub[E2E_KEY_LEN], const char *my_addr,
-		      const char *peer_addr);
+		      const char *peer_addr, uint32_t sid);
 /* Responder: our static private key, our address, the peer's as stamped
- * by the relay. */
+ * by the relay, the session id from the frame. */
 int e2e_responder_new(e2e_t **out, const uint8_t s_priv[E2E_KEY_LEN], const char *my_addr,
-		      const char *peer_addr);
+		      const char *peer_addr, uint32_t sid);
 /* Initiator writes message 1 (E2E_HS1_LEN bytes). */
 int e2e_write_hs1(e2e_t *e, uint8_t *out, size_t cap, size_t *olen);
 /* Responder reads message 1; afterwards e2e_remote_static() holds the

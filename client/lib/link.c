@@ -805,7 +805,9 @@ static int tls_name(SSL *ssl, const char *name)
 {
 	if (is_ip_literal(name))
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1;
-	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	/* The name must be a DNS SAN: a subject CN never stands in for one. */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+				       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
 }
 
@@ -1147,6 +1149,10 @@ void link_close(link_t *l, void (*done)(void *ud), void *ud)
 	l->done = done;
 	l->done_ud = ud;
 	if (c != NULL) {
+		/* What was queued before the close still goes (a last
+		 * acknowledgement, say), ahead of the close frame. */
+		if (c->state == ST_UP)
+			(void)send_queue(c);
 		if (c->state >= ST_HELLO)
 			say_goodbye(c);
 		conn_end(c, ZK_ECLOSED); /* reports nothing: closing is set */

@@ -85,8 +85,9 @@ int link_send(link_t *l, const char *dst, uint32_t stream, uint64_t seq, const u
 	      size_t n);
 /* Bytes queued and not yet handed to the kernel. */
 size_t link_queued(const link_t *l);
-/* Closes the connection (a WebSocket close when up), all handles, then
- * calls done (may be NULL) and frees l. No other callback after this. */
+/* Closes the connection (when up: the frames still queued, then a
+ * WebSocket close), all handles, then calls done (may be NULL) and frees
+ * l. No other callback after this. */
 void link_close(link_t *l, void (*done)(void *ud), void *ud);
 
 #endif

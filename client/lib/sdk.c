@@ -31,9 +31,12 @@
 #define TICK_MS 20u
 #define ACK_EVERY 8u         /* acknowledge at least every 8 records */
 #define ACK_DELAY_MS 20u     /* or this long after the first unacknowledged one */
-#define NACK_RETRY_MS 250u   /* resend this soon after a nack */
+#define NACK_RETRY_MS 250u   /* resend no sooner than this after a nack */
+#define CWND_START 8u        /* records in flight at first (8 x 64 KiB) */
+#define CWND_MIN 2u
 #define RTO_MAX_FACTOR 8u    /* retransmission timeout backs off to 8x */
 #define PEER_SESSIONS_MAX 16u /* responder: sessions kept per peer address */
+#define RESPONDER_SESSIONS_MAX 4096u /* responder: sessions kept in all */
 #define REFUSE_LEN 48u
 
 enum { K_REFUSE = 0, K_HS1 = 1, K_HS2 = 2, K_DATA = 3 };
@@ -51,6 +54,8 @@ struct zkr_session {
 	rel_recv_t rx;
 	uint64_t created_ms, hs_next_ms;   /* handshake (initiator) */
 	uint64_t rto_ms, rto_at, progress_ms;
+	uint64_t cwnd, cut_at;             /* records in flight; last cut */
+	uint64_t rx_ms;                    /* last authenticated record */
 	unsigned unacked_rx;
 	uint64_t ack_at;                   /* delayed acknowledgement due */
 	uint64_t resume_at, resume_until;  /* RESUME acks after a reconnect */
@@ -66,6 +71,7 @@ struct zkr_client {
 	link_t *link;
 	uv_timer_t tick;
 	zkr_session_t *sessions;
+	unsigned nresp;                    /* responder sessions not closed */
 	size_t max_plain;
 	char addr[ZKR_MAX_ADDR + 1];
 	int64_t token_exp;
@@ -111,7 +117,7 @@ const char *zkr_strerror(int err)
 	case ZKR_ECERT: return "TLS or certificate error (certificate, key, CA or relay name)";
 	case ZKR_EUNREACHABLE: return "the relay cannot be reached";
 	case ZKR_ETIMEOUT: return "timed out";
-	case ZKR_EPEERKEY: return "the peer could not prove the pinned key";
+	case ZKR_EPEERKEY: return "the peer refused or failed the handshake with the pinned key";
 	case ZKR_ECLOSED: return "the connection is closed";
 	case ZKR_EUPGRADE: return "the relay refused the WebSocket upgrade";
 	case ZKR_EAGAIN: return "the send window is full";
@@ -192,6 +198,8 @@ static void bury(zkr_session_t *s)
 	if (s->closed)
 		return;
 	s->closed = 1;
+	if (!s->initiator)
+		s->c->nresp--;
 	e2e_free(&s->e2e);
 	rel_send_free(&s->tx);
 	rel_recv_free(&s->rx);
@@ -240,9 +248,12 @@ static zkr_session_t *session_new(zkr_client_t *c, const char *peer, size_t plen
 	s->c = c;
 	memcpy(s->peer, peer, plen);
 	s->initiator = initiator;
-	s->created_ms = s->progress_ms = now_ms(c);
+	if (!initiator)
+		c->nresp++;
+	s->created_ms = s->progress_ms = s->rx_ms = now_ms(c);
 	s->rto_ms = c->cfg.retransmit_ms;
 	rel_send_init(&s->tx, record_chunk(record_max_plain(RECORD_MAX_SEALED)));
+	s->cwnd = CWND_START;
 	rel_recv_init(&s->rx, c->cfg.max_message_bytes);
 	s->next = c->sessions;
 	c->sessions = s;
@@ -328,7 +339,7 @@ static int pump_session(zkr_session_t *s, size_t room)
 
 	if (s->state != S_OPEN || s->closed)
 		return 0;
-	while (link_queued(c->link) < room && rel_send_next(&s->tx, window_records(s), &r) == 1) {
+	while (link_queued(c->link) < room && rel_send_next(&s->tx, s->cwnd, &r) == 1) {
 		if ((rc = send_record(s, &r)) < 0)
 			return rc == -ZK_ECLOSED ? 0 : rc;
 		if (!s->rto_at)
@@ -361,7 +372,7 @@ static int send_hs1(zkr_session_t *s)
 	s->sid = random_sid();
 	if (!s->sid)
 		return -ZK_ENOMEM;
-	rc = e2e_initiator_new(&s->e2e, c->cfg.static_key, s->peer_key, c->addr, s->peer);
+	rc = e2e_initiator_new(&s->e2e, c->cfg.static_key, s->peer_key, c->addr, s->peer, s->sid);
 	if (rc == 0)
 		rc = e2e_write_hs1(s->e2e, msg, sizeof(msg), &n);
 	if (rc == 0)
@@ -395,9 +406,10 @@ static void limit_peer_sessions(zkr_client_t *c, const char *peer, size_t plen)
 static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
 		   const uint8_t *p, size_t n)
 {
-	uint8_t msg[E2E_HS2_LEN];
+	uint8_t msg[E2E_HS2_LEN], rs[ZKR_KEY_LEN];
 	char src[ZKR_MAX_ADDR + 1];
 	zkr_session_t *s;
+	e2e_t *e = NULL;
 	size_t olen;
 	int rc;
 
@@ -411,19 +423,23 @@ static void on_hs1(zkr_client_t *c, const char *from, size_t slen, uint32_t sid,
 		send_refuse(c, src, sid);
 		return;
 	}
-	limit_peer_sessions(c, src, slen);
-	if (c->closing)
-		return; /* on_error closed the client */
-	s = session_new(c, src, slen, 0);
-	if (!s)
-		return;
-	s->sid = sid;
-	if (e2e_responder_new(&s->e2e, c->cfg.static_key, c->addr, s->peer) < 0 ||
-	    e2e_read_hs1(s->e2e, p, n) < 0 || e2e_remote_static(s->e2e, s->peer_key) < 0) {
-		bury(s);
+	/* Check message 1 before anything else happens: a replay or forgery
+	 * must not cost an existing session its place. */
+	if (c->nresp >= RESPONDER_SESSIONS_MAX ||
+	    e2e_responder_new(&e, c->cfg.static_key, c->addr, src, sid) < 0 ||
+	    e2e_read_hs1(e, p, n) < 0 || e2e_remote_static(e, rs) < 0) {
+		e2e_free(&e);
 		send_refuse(c, src, sid);
 		return;
 	}
+	limit_peer_sessions(c, src, slen);
+	if (c->closing || !(s = session_new(c, src, slen, 0))) {
+		e2e_free(&e); /* closing: on_error closed the client */
+		return;
+	}
+	s->sid = sid;
+	s->e2e = e;
+	memcpy(s->peer_key, rs, sizeof(rs));
 	if (c->cb.on_accept(c, s, c->cfg.ud) != 0 || s->closed || c->closing) {
 		if (!c->closing)
 			send_refuse(c, src, sid);
@@ -480,6 +496,8 @@ static int take_ack(zkr_session_t *s, const record_t *r)
 	s->progress_ms = now_ms(c);
 	s->rto_ms = c->cfg.retransmit_ms;
 	s->rto_at = rel_send_outstanding(&s->tx) ? now_ms(c) + s->rto_ms : 0;
+	if (s->cwnd < window_records(s))
+		s->cwnd++; /* additive increase: one record per acknowledgement */
 	rel_send_progress(&s->tx, &done, &total);
 	if (c->cb.on_progress && total)
 		c->cb.on_progress(s, 0, done, total, c->cfg.ud);
@@ -535,6 +553,7 @@ static void on_transport(zkr_client_t *c, zkr_session_t *s, uint64_t nonce, cons
 		     sizeof(c->rx_plain), &plen) < 0)
 		return;
 	s->resume_until = 0; /* the peer hears us again */
+	s->rx_ms = now_ms(c);
 	rc = record_decode(c->rx_plain, plen, &r);
 	if (rc == 0)
 		rc = take_ack(s, &r);
@@ -622,19 +641,32 @@ static void link_down(void *ud, int err)
 		c->cb.on_link(c, 0, err, c->cfg.ud);
 }
 
+/* The relay refused a frame. Congestion (a full queue, the relay's budget,
+ * a rate limit) halves the window, at most once per retransmission
+ * timeout; every refusal brings the next go-back sooner, though never
+ * sooner than NACK_RETRY_MS nor a quarter of the backed-off timeout, so a
+ * peer that left is not hammered. */
 static void link_nack(void *ud, uint32_t stream, uint64_t seq, int reason)
 {
 	zkr_client_t *c = ud;
 	zkr_session_t *s = find_sid(c, stream >> 2);
-	uint64_t soon = now_ms(c) + NACK_RETRY_MS;
+	uint64_t now = now_ms(c), soon;
 
 	(void)seq;
-	(void)reason; /* whatever the reason, the cure is to send again later */
 	if (!s || c->closing)
 		return;
-	if (s->state == S_HANDSHAKE && s->hs_next_ms > soon + 750)
-		s->hs_next_ms = soon + 750;
-	else if (s->state == S_OPEN && rel_send_outstanding(&s->tx) && (!s->rto_at || s->rto_at > soon))
+	soon = now + (s->rto_ms / 4 > NACK_RETRY_MS ? s->rto_ms / 4 : NACK_RETRY_MS);
+	if (s->state == S_HANDSHAKE) {
+		if (s->hs_next_ms > soon + 750)
+			s->hs_next_ms = soon + 750;
+		return;
+	}
+	if ((reason == ZK_EQUEUEFULL || reason == ZK_EBUSY || reason == ZK_ERATELIMIT) &&
+	    now >= s->cut_at) {
+		s->cwnd = s->cwnd / 2 > CWND_MIN ? s->cwnd / 2 : CWND_MIN;
+		s->cut_at = now + s->rto_ms;
+	}
+	if (rel_send_outstanding(&s->tx) && (!s->rto_at || s->rto_at > soon))
 		s->rto_at = soon;
 }
 
@@ -664,6 +696,13 @@ static void tick_open(zkr_session_t *s, uint64_t now)
 	int rc = 0;
 
 	if (rel_send_outstanding(&s->tx) && now - s->progress_ms >= c->cfg.peer_timeout_ms) {
+		fail(s, ZK_ETIMEOUT);
+		return;
+	}
+	/* A responder forgets a session its peer stopped using (a CLI that
+	 * is done, a replayed message 1 nobody follows up). */
+	if (!s->initiator && !rel_send_outstanding(&s->tx) &&
+	    now - s->rx_ms >= c->cfg.peer_timeout_ms) {
 		fail(s, ZK_ETIMEOUT);
 		return;
 	}
@@ -937,6 +976,11 @@ void zkr_client_close(zkr_client_t *c, void (*done)(void *ud), void *ud)
 {
 	if (!c || c->closing)
 		return;
+	/* Acknowledge what arrived before leaving: a peer would otherwise
+	 * resend it to an address that is gone until its timeout. */
+	for (zkr_session_t *s = c->sessions; s; s = s->next)
+		if (!s->closed && s->state == S_OPEN && link_ready(c) && (s->ack_at || s->unacked_rx))
+			(void)send_ack(s, 0);
 	c->closing = 1;
 	c->done = done;
 	c->done_ud = ud;

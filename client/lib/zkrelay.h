@@ -64,10 +64,13 @@ typedef enum {
 	ZKR_ECERT = 104,         /* certificate, key or CA file, or TLS verification */
 	ZKR_EUNREACHABLE = 105,  /* the relay cannot be reached */
 	ZKR_ETIMEOUT = 106,
-	ZKR_EPEERKEY = 107,      /* the peer could not prove the pinned key */
+	ZKR_EPEERKEY = 107,      /* handshake refused or failed: wrong pinned key,
+				  * or a peer that does not accept us (a refusal
+				  * is not authenticated: the relay could forge
+				  * one, as it could drop the handshake) */
 	ZKR_ECLOSED = 108,
 	ZKR_EUPGRADE = 109,
-	ZKR_EAGAIN = 110,        /* window full: wait for on_writable */
+	ZKR_EAGAIN = 110,        /* send queue full: wait for on_writable */
 } zkr_err_t;
 
 /* A short English sentence for err (either sign); never NULL. */
@@ -85,7 +88,10 @@ typedef struct {
 	/* Responder side: a peer finished a handshake to us. The relay
 	 * authenticated its address (zkr_session_peer), the handshake its
 	 * static key (zkr_session_peer_key). Return 0 to keep the session,
-	 * anything else to drop it. NULL: sessions are refused. */
+	 * anything else to drop it. NULL: sessions are refused. A responder
+	 * keeps at most 16 sessions per peer address and 4096 in all, and
+	 * ends (on_error ZKR_ETIMEOUT) one its peer has not used for
+	 * peer_timeout_ms with nothing left to send. */
 	int (*on_accept)(zkr_client_t *c, zkr_session_t *s, void *ud);
 	/* Initiator side: the handshake to the pinned key completed. */
 	void (*on_open)(zkr_session_t *s, void *ud);
@@ -127,7 +133,10 @@ typedef struct {
 	unsigned peer_timeout_ms;  /* no acknowledgement progress: 60000 */
 	unsigned token_margin_s;   /* on_token_expiring this early: 300 */
 	size_t max_message_bytes;  /* largest message received: 64 MiB */
-	size_t window_bytes;       /* sent, unacknowledged bytes per session: 4 MiB */
+	size_t window_bytes;       /* most bytes on the way per session: 4 MiB (the
+				    * window starts at 512 KiB, grows by one
+				    * record per acknowledgement, halves when
+				    * the relay refuses frames for a full queue) */
 	const zkr_callbacks_t *cb;
 	void *ud;
 } zkr_config_t;
@@ -154,10 +163,12 @@ void zkr_client_close(zkr_client_t *c, void (*done)(void *ud), void *ud);
  * ZKR_EPEERKEY and nothing was sent to it but the handshake. */
 int zkr_session_open(zkr_client_t *c, const char *peer_addr, const uint8_t peer_key[ZKR_KEY_LEN],
 		     zkr_session_t **out);
-/* Queues one message (copied; any size up to the peer's
- * max_message_bytes), sealed before it leaves. *msg_id (may be NULL)
- * names it in on_acked. ZKR_EAGAIN: the window is full, wait for
- * on_writable. */
+/* Queues one message (copied; any size up to max_message_bytes, which
+ * the peer must accept too), sealed before it leaves. *msg_id (may be
+ * NULL) names it in on_acked. ZKR_ETOOLARGE: above max_message_bytes.
+ * ZKR_EAGAIN: the messages queued and not yet acknowledged would pass
+ * max_message_bytes; wait for on_writable (all acknowledged). At most
+ * window_bytes of them are on the way at once. */
 int zkr_session_send(zkr_session_t *s, const void *msg, size_t len, uint64_t *msg_id);
 /* Bytes queued or sent and not yet acknowledged. */
 size_t zkr_session_pending(const zkr_session_t *s);

@@ -37,6 +37,7 @@ typedef struct {
 	size_t acked;
 	size_t chain;            /* messages the client still sends from on_acked */
 	uint64_t safe_in;        /* bytes of the message the safe is receiving */
+	int echo_whole;          /* the safe answers with the message itself */
 	int64_t token_warned;
 	int timed_out;
 	int (*until)(void *t);   /* stop the loop once true */
@@ -108,11 +109,22 @@ static void on_message(zkr_session_t *s, const uint8_t *msg, size_t len, void *u
 		t->sizes[t->got] = len;
 		digest(msg, len, t->digests[t->got]);
 		t->got++;
-		ck_assert_int_eq(zkr_session_send(s, t->digests[t->got - 1], 32, NULL), 0);
+		if (t->echo_whole)
+			ck_assert_int_eq(zkr_session_send(s, msg, len, NULL), 0);
+		else
+			ck_assert_int_eq(zkr_session_send(s, t->digests[t->got - 1], 32, NULL), 0);
 	} else {
-		ck_assert_uint_eq(len, 32);
+		uint8_t d[32];
+
 		ck_assert_uint_lt(t->echoed, t->got);
-		ck_assert_mem_eq(msg, t->digests[t->echoed], 32);
+		if (t->echo_whole) {
+			ck_assert_uint_eq(len, t->sizes[t->echoed]);
+			digest(msg, len, d);
+			ck_assert_mem_eq(d, t->digests[t->echoed], 32);
+		} else {
+			ck_assert_uint_eq(len, 32);
+			ck_assert_mem_eq(msg, t->digests[t->echoed], 32);
+		}
 		t->echoed++;
 	}
 }
@@ -321,6 +333,30 @@ static int session_failed(void *p)
 	return ((sdk_t *)p)->client_err != 0;
 }
 
+/* A data-safe answering a client with more than the relay queues for one
+ * client (1 MiB by default): the relay refuses what does not fit rather
+ * than pause the data-safe for one slow client, and the sender's window
+ * shrinks to what gets through. Both 16 MiB messages arrive whole. */
+START_TEST(test_large_answers_to_client)
+{
+	const size_t n = 16u << 20;
+	sdk_t t;
+
+	setup(&t, "sdk-large-answer");
+	t.echo_whole = 1;
+	ck_assert_int_eq(zkr_session_open(t.client, "practice-a/safe-1", t.safe_pub, &t.cs), 0);
+	for (size_t i = 0; i < 2; i++) {
+		uint8_t *m = make_msg(i, n);
+
+		ck_assert_int_eq(zkr_session_send(t.cs, m, n, NULL), 0);
+		free(m);
+	}
+	ck_assert_msg(run_until(&t, all_echoed, 60000) && t.got == 2, "got %zu echoed %zu err %d",
+		      t.got, t.echoed, t.client_err);
+	teardown(&t);
+}
+END_TEST
+
 START_TEST(test_wrong_pin_fails_closed)
 {
 	uint8_t other_priv[32], other_pub[32];
@@ -485,6 +521,7 @@ Suite *sdk_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_sizes_exactly_once);
+	tcase_add_test(tc, test_large_answers_to_client);
 	tcase_add_test(tc, test_wrong_pin_fails_closed);
 	tcase_add_test(tc, test_relay_restart_mid_transfer);
 	tcase_add_test(tc, test_token_expiring_and_refresh);

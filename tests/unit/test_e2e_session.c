@@ -349,8 +349,8 @@ static void handshake(const keys_t *k, e2e_t **ini, e2e_t **resp)
 	uint8_t m1[E2E_HS1_LEN], m2[E2E_HS2_LEN], rs[32];
 	size_t n;
 
-	ck_assert_int_eq(e2e_initiator_new(ini, k->ipriv, k->rpub, "p/c1", "p/s1"), 0);
-	ck_assert_int_eq(e2e_responder_new(resp, k->rpriv, "p/s1", "p/c1"), 0);
+	ck_assert_int_eq(e2e_initiator_new(ini, k->ipriv, k->rpub, "p/c1", "p/s1", 7), 0);
+	ck_assert_int_eq(e2e_responder_new(resp, k->rpriv, "p/s1", "p/c1", 7), 0);
 	ck_assert_int_eq(e2e_write_hs1(*ini, m1, sizeof(m1), &n), 0);
 	ck_assert_uint_eq(n, E2E_HS1_LEN);
 	ck_assert_int_eq(e2e_read_hs1(*resp, m1, n), 0);
@@ -405,8 +405,8 @@ START_TEST(test_e2e_wrong_pin)
 	make_keys(&k);
 	make_keys(&other);
 	/* the initiator pinned a key the responder does not hold */
-	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, other.rpub, "p/c1", "p/s1"), 0);
-	ck_assert_int_eq(e2e_responder_new(&b, k.rpriv, "p/s1", "p/c1"), 0);
+	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, other.rpub, "p/c1", "p/s1", 7), 0);
+	ck_assert_int_eq(e2e_responder_new(&b, k.rpriv, "p/s1", "p/c1", 7), 0);
 	ck_assert_int_eq(e2e_write_hs1(a, m1, sizeof(m1), &n), 0);
 	ck_assert_int_eq(e2e_read_hs1(b, m1, n), -ZK_EPEERKEY);
 	ck_assert(!e2e_established(b));
@@ -424,8 +424,8 @@ START_TEST(test_e2e_addresses_bound)
 
 	make_keys(&k);
 	/* the relay stamped another source address than the initiator's */
-	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1"), 0);
-	ck_assert_int_eq(e2e_responder_new(&b, k.rpriv, "p/s1", "p/c2"), 0);
+	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1", 7), 0);
+	ck_assert_int_eq(e2e_responder_new(&b, k.rpriv, "p/s1", "p/c2", 7), 0);
 	ck_assert_int_eq(e2e_write_hs1(a, m1, sizeof(m1), &n), 0);
 	ck_assert_int_eq(e2e_read_hs1(b, m1, n), -ZK_EPEERKEY);
 	e2e_free(&a);
@@ -434,10 +434,28 @@ START_TEST(test_e2e_addresses_bound)
 	handshake(&k, &a, &b);
 	e2e_free(&a);
 	e2e_free(&b);
-	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1"), 0);
+	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1", 7), 0);
 	ck_assert_int_eq(e2e_write_hs1(a, m1, sizeof(m1), &n), 0);
 	ck_assert_int_eq(e2e_read_hs2(a, m1, E2E_HS2_LEN - 1), -ZK_EPEERKEY);
 	e2e_free(&a);
+}
+END_TEST
+
+/* A message 1 replayed under another session id does not complete. */
+START_TEST(test_e2e_sid_bound)
+{
+	keys_t k;
+	e2e_t *a, *b;
+	uint8_t m1[E2E_HS1_LEN];
+	size_t n;
+
+	make_keys(&k);
+	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1", 7), 0);
+	ck_assert_int_eq(e2e_responder_new(&b, k.rpriv, "p/s1", "p/c1", 8), 0);
+	ck_assert_int_eq(e2e_write_hs1(a, m1, sizeof(m1), &n), 0);
+	ck_assert_int_eq(e2e_read_hs1(b, m1, n), -ZK_EPEERKEY);
+	e2e_free(&a);
+	e2e_free(&b);
 }
 END_TEST
 
@@ -450,7 +468,7 @@ START_TEST(test_e2e_out_of_turn)
 	uint64_t nonce;
 
 	make_keys(&k);
-	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1"), 0);
+	ck_assert_int_eq(e2e_initiator_new(&a, k.ipriv, k.rpub, "p/c1", "p/s1", 7), 0);
 	ck_assert_int_eq(e2e_write_hs2(a, buf, sizeof(buf), &n), -ZK_EINVAL);
 	ck_assert_int_eq(e2e_seal(a, 1, buf, 1, buf, sizeof(buf), &n, &nonce), -ZK_EINVAL);
 	e2e_free(&a);
@@ -473,6 +491,7 @@ Suite *e2e_session_suite(void)
 	tcase_add_test(tc, test_e2e_explicit_nonces);
 	tcase_add_test(tc, test_e2e_wrong_pin);
 	tcase_add_test(tc, test_e2e_addresses_bound);
+	tcase_add_test(tc, test_e2e_sid_bound);
 	tcase_add_test(tc, test_e2e_out_of_turn);
 	suite_add_tcase(s, tc);
 	return s;
