@@ -62,12 +62,17 @@ size_t record_padded(size_t data_len, size_t max_plain)
 
 static int valid(const record_t *r)
 {
+	if (r->type != RECORD_CLOSE && r->reason != 0)
+		return 0;
 	if (r->type == RECORD_DATA)
 		return r->rseq != 0 && (r->flags & ~(RECORD_FIN)) == 0 &&
 		       r->data_len <= r->msg_len;
 	if (r->type == RECORD_ACK)
 		return r->rseq == 0 && r->data_len == 0 && r->msg_len == 0 &&
 		       (r->flags & ~RECORD_RESUME) == 0;
+	if (r->type == RECORD_CLOSE)
+		return r->rseq == 0 && r->data_len == 0 && r->msg_len == 0 && r->flags == 0 &&
+		       r->reason != 0;
 	return 0;
 }
 
@@ -82,7 +87,8 @@ int record_encode(const record_t *r, size_t max_plain, uint8_t *out, size_t cap,
 		return -ZK_ETOOLARGE;
 	out[0] = r->type;
 	out[1] = r->flags;
-	out[2] = out[3] = 0;
+	out[2] = (uint8_t)(r->reason >> 8);
+	out[3] = (uint8_t)r->reason;
 	put_u32(out + 4, r->data_len);
 	put_u64(out + 8, r->rseq);
 	put_u64(out + 16, r->ack);
@@ -103,11 +109,12 @@ int record_decode(const uint8_t *p, size_t n, record_t *out)
 	memset(&r, 0, sizeof(r));
 	r.type = p[0];
 	r.flags = p[1];
+	r.reason = (uint16_t)(p[2] << 8 | p[3]);
 	r.data_len = get_u32(p + 4);
 	r.rseq = get_u64(p + 8);
 	r.ack = get_u64(p + 16);
 	r.msg_len = get_u64(p + 24);
-	if (p[2] || p[3] || !valid(&r) || r.data_len > n - RECORD_HEADER)
+	if (!valid(&r) || r.data_len > n - RECORD_HEADER)
 		return -ZK_EMALFORMED;
 	for (size_t i = RECORD_HEADER + r.data_len; i < n; i++)
 		if (p[i])

@@ -2,10 +2,12 @@
  *
  * A record is the plaintext sealed into one Noise transport message:
  *
- *   u8  type      RECORD_DATA or RECORD_ACK
+ *   u8  type      RECORD_DATA, RECORD_ACK or RECORD_CLOSE (the sender
+ *                 ends the session: what the peer sent broke a rule)
  *   u8  flags     RECORD_FIN (last record of its message), RECORD_RESUME
  *                 (the sender reconnected: resend what I have not acked)
- *   u16 zero
+ *   u16 reason    why a RECORD_CLOSE ends the session (a zk_err_t code);
+ *                 zero in the other types
  *   u32 data_len  bytes of message data in this record
  *   u64 rseq      record sequence number, 1, 2, ... (0 in an ACK)
  *   u64 ack       every record up to this one has arrived (cumulative)
@@ -32,11 +34,12 @@
 #define RECORD_MAX_SEALED 65535u
 #define RECORD_MIN_SEALED 256u  /* smallest bucket */
 
-enum { RECORD_DATA = 1, RECORD_ACK = 2 };
+enum { RECORD_DATA = 1, RECORD_ACK = 2, RECORD_CLOSE = 3 };
 enum { RECORD_FIN = 0x01, RECORD_RESUME = 0x02 };
 
 typedef struct {
 	uint8_t type, flags;
+	uint16_t reason;     /* RECORD_CLOSE only */
 	uint64_t rseq, ack, msg_len;
 	const uint8_t *data; /* into the parsed buffer */
 	uint32_t data_len;

@@ -538,6 +538,24 @@ static int take_data(zkr_session_t *s, const record_t *r)
 	return 0;
 }
 
+/* The peer broke a rule (a message above our limit, a record that
+ * contradicts the message it continues, an acknowledgement of what we
+ * never sent): tell it why, sealed, so it fails at once instead of
+ * waiting out its timeout, then end the session. */
+static void fail_peer(zkr_session_t *s, int err)
+{
+	record_t r;
+
+	if (err < 0)
+		err = -err;
+	memset(&r, 0, sizeof(r));
+	r.type = RECORD_CLOSE;
+	r.reason = (uint16_t)err;
+	if (err != ZK_ENOMEM && link_ready(s->c))
+		(void)send_record(s, &r);
+	fail(s, err);
+}
+
 static void on_transport(zkr_client_t *c, zkr_session_t *s, uint64_t nonce, const uint8_t *p,
 			 size_t n)
 {
@@ -555,6 +573,11 @@ static void on_transport(zkr_client_t *c, zkr_session_t *s, uint64_t nonce, cons
 	s->resume_until = 0; /* the peer hears us again */
 	s->rx_ms = now_ms(c);
 	rc = record_decode(c->rx_plain, plen, &r);
+	if (rc == 0 && r.type == RECORD_CLOSE) {
+		zkr_wipe(c->rx_plain, plen);
+		fail(s, r.reason); /* authenticated: the peer ended it */
+		return;
+	}
 	if (rc == 0)
 		rc = take_ack(s, &r);
 	if (rc == 0 && !s->closed && !c->closing && (r.flags & RECORD_RESUME))
@@ -562,8 +585,8 @@ static void on_transport(zkr_client_t *c, zkr_session_t *s, uint64_t nonce, cons
 	if (rc == 0 && !s->closed && !c->closing && r.type == RECORD_DATA)
 		rc = take_data(s, &r);
 	zkr_wipe(c->rx_plain, plen);
-	if (rc < 0)
-		fail(s, rc);
+	if (rc < 0 && !s->closed && !c->closing)
+		fail_peer(s, rc);
 	else if (!s->closed && !c->closing && (rc = pump_session(s, 1u << 20)) < 0)
 		fail(s, rc);
 }

@@ -38,6 +38,7 @@ typedef struct {
 	size_t chain;            /* messages the client still sends from on_acked */
 	uint64_t safe_in;        /* bytes of the message the safe is receiving */
 	int echo_whole;          /* the safe answers with the message itself */
+	size_t safe_max;         /* the safe's max_message_bytes, 0: default */
 	int64_t token_warned;
 	int timed_out;
 	int (*until)(void *t);   /* stop the loop once true */
@@ -231,6 +232,8 @@ static zkr_client_t *endpoint(sdk_t *t, const char *endpoint, const uint8_t priv
 	cfg.backoff_min_ms = 50;
 	cfg.backoff_max_ms = 400;
 	cfg.retransmit_ms = 300;
+	if (strncmp(endpoint, "safe", 4) == 0 && t->safe_max)
+		cfg.max_message_bytes = t->safe_max;
 	cfg.cb = &callbacks;
 	cfg.ud = t;
 	ck_assert_int_eq(zkr_client_new(&t->loop, &cfg, &c), 0);
@@ -245,9 +248,10 @@ static int both_up(void *p)
 	return t->safe_up && t->client_up;
 }
 
-static void setup_with(sdk_t *t, const char *name, int no_leeway)
+static void setup_with(sdk_t *t, const char *name, int no_leeway, size_t safe_max)
 {
 	memset(t, 0, sizeof(*t));
+	t->safe_max = safe_max;
 	t->h = harness_new(name);
 	ck_assert_ptr_nonnull(t->h);
 	if (no_leeway)
@@ -268,7 +272,7 @@ static void setup_with(sdk_t *t, const char *name, int no_leeway)
 
 static void setup(sdk_t *t, const char *name)
 {
-	setup_with(t, name, 0);
+	setup_with(t, name, 0, 0);
 }
 
 static void teardown(sdk_t *t)
@@ -353,6 +357,26 @@ START_TEST(test_large_answers_to_client)
 	}
 	ck_assert_msg(run_until(&t, all_echoed, 60000) && t.got == 2, "got %zu echoed %zu err %d",
 		      t.got, t.echoed, t.client_err);
+	teardown(&t);
+}
+END_TEST
+
+/* A message above what the receiver takes: the receiver ends the session
+ * with a sealed close that says why, and the sender hears it at once
+ * (not after peer_timeout_ms), with nothing delivered. */
+START_TEST(test_too_large_for_peer)
+{
+	const size_t n = (1u << 20) + 1;
+	uint8_t *m = make_msg(1, n);
+	sdk_t t;
+
+	setup_with(&t, "sdk-too-large", 0, 1u << 20);
+	ck_assert_int_eq(zkr_session_open(t.client, "practice-a/safe-1", t.safe_pub, &t.cs), 0);
+	ck_assert_int_eq(zkr_session_send(t.cs, m, n, NULL), 0);
+	ck_assert(run_until(&t, session_failed, 10000));
+	ck_assert_int_eq(t.client_err, ZKR_ETOOLARGE);
+	ck_assert_uint_eq(t.got, 0);
+	free(m);
 	teardown(&t);
 }
 END_TEST
@@ -487,7 +511,7 @@ START_TEST(test_token_expiring_and_refresh)
 	int64_t now;
 	uv_timer_t wait;
 
-	setup_with(&t, "sdk-token", 1);
+	setup_with(&t, "sdk-token", 1, 0);
 	now = (int64_t)time(NULL);
 	zkr_client_close(t.client, NULL, NULL);
 	t.client_up = 0;
@@ -522,6 +546,7 @@ Suite *sdk_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_sizes_exactly_once);
 	tcase_add_test(tc, test_large_answers_to_client);
+	tcase_add_test(tc, test_too_large_for_peer);
 	tcase_add_test(tc, test_wrong_pin_fails_closed);
 	tcase_add_test(tc, test_relay_restart_mid_transfer);
 	tcase_add_test(tc, test_token_expiring_and_refresh);

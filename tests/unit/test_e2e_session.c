@@ -45,7 +45,7 @@ END_TEST
 START_TEST(test_record_roundtrip)
 {
 	uint8_t data[300], buf[65535];
-	record_t r = { RECORD_DATA, RECORD_FIN, 7, 5, 300, data, 300 }, d;
+	record_t r = { RECORD_DATA, RECORD_FIN, 0, 7, 5, 300, data, 300 }, d;
 	size_t n;
 
 	memset(data, 0xab, sizeof(data));
@@ -64,8 +64,8 @@ END_TEST
 START_TEST(test_record_strict)
 {
 	uint8_t buf[65535], data[10] = { 0 };
-	record_t r = { RECORD_DATA, RECORD_FIN, 1, 0, 10, data, 10 }, d;
-	record_t ack = { RECORD_ACK, RECORD_RESUME, 0, 9, 0, NULL, 0 };
+	record_t r = { RECORD_DATA, RECORD_FIN, 0, 1, 0, 10, data, 10 }, d;
+	record_t ack = { RECORD_ACK, RECORD_RESUME, 0, 0, 9, 0, NULL, 0 };
 	size_t n;
 
 	ck_assert_int_eq(record_encode(&r, MAXP, buf, sizeof(buf), &n), 0);
@@ -92,6 +92,16 @@ START_TEST(test_record_strict)
 	ck_assert_uint_eq(d.type, RECORD_ACK);
 	ck_assert_uint_eq(d.ack, 9);
 	ck_assert_uint_eq(n + RECORD_TAG, 256);
+	/* a close carries its reason, and nothing else */
+	record_t cl = { RECORD_CLOSE, 0, ZK_ETOOLARGE, 0, 4, 0, NULL, 0 };
+	ck_assert_int_eq(record_encode(&cl, MAXP, buf, sizeof(buf), &n), 0);
+	ck_assert_int_eq(record_decode(buf, n, &d), 0);
+	ck_assert_uint_eq(d.type, RECORD_CLOSE);
+	ck_assert_uint_eq(d.reason, ZK_ETOOLARGE);
+	buf[3] = 0; /* no reason */
+	ck_assert_int_eq(record_decode(buf, n, &d), -ZK_EMALFORMED);
+	cl.rseq = 1;
+	ck_assert_int_eq(record_encode(&cl, MAXP, buf, sizeof(buf), &n), -ZK_EINVAL);
 }
 END_TEST
 
@@ -184,7 +194,7 @@ START_TEST(test_receiver_strict)
 {
 	rel_recv_t rx;
 	uint8_t a[100] = { 1 };
-	record_t r = { RECORD_DATA, 0, 1, 0, 150, a, 100 };
+	record_t r = { RECORD_DATA, 0, 0, 1, 0, 150, a, 100 };
 	const uint8_t *msg;
 	size_t len;
 
@@ -233,7 +243,7 @@ START_TEST(test_receiver_declared_length)
 {
 	rel_recv_t rx;
 	uint8_t a[100];
-	record_t r = { RECORD_DATA, 0, 1, 0, (uint64_t)1 << 46, a, 100 };
+	record_t r = { RECORD_DATA, 0, 0, 1, 0, (uint64_t)1 << 46, a, 100 };
 	const uint8_t *msg;
 	uint64_t done, total;
 	size_t len;
