@@ -20,12 +20,6 @@
 #define FIRST_TOKEN_ID 100
 /* Refresh the stored relay token when it has less than this left. */
 #define REFRESH_WITHIN_S 1800
-/* After the answer, how long the client stays up before closing: the
- * SDK acknowledges received records after a short delay and does not
- * send a pending acknowledgement when closed, and a data-safe whose
- * answer is never acknowledged resends it to a departed client until its
- * peer timeout (a minute of refused frames at the relay). */
-#define LINGER_MS 60u
 /* Largest document the CLI sends or receives in one message. */
 #define MAX_DOC ((size_t)1 << 30)
 
@@ -48,7 +42,6 @@ typedef struct {
 	uint64_t next_tok_id;
 	int up;              /* the relay link is up */
 	int last_err;        /* why it last went down */
-	int answered;       /* the data-safe answered: its answer wants our ack */
 	int finished;
 	int status;
 	char why[CLI_ERRLEN];
@@ -72,13 +65,6 @@ static void on_closed(void *ud)
 	uv_close((uv_handle_t *)&r->idle, NULL);
 }
 
-static void linger_done(uv_timer_t *t)
-{
-	run_t *r = t->data;
-
-	zkr_client_close(r->zc, on_closed, r);
-}
-
 __attribute__((format(printf, 3, 4)))
 static void finish(run_t *r, int status, const char *fmt, ...)
 {
@@ -92,11 +78,8 @@ static void finish(run_t *r, int status, const char *fmt, ...)
 	vsnprintf(r->why, sizeof(r->why), fmt, ap);
 	va_end(ap);
 	progress_end(&r->bar, 0);
-	r->s = NULL; /* closing the client ends the session */
-	if (r->answered) {
-		uv_timer_start(&r->idle, linger_done, LINGER_MS, 0);
-		return;
-	}
+	r->s = NULL; /* closing the client ends the session; the SDK sends the
+		      * acknowledgement of the answer first */
 	uv_timer_stop(&r->idle);
 	zkr_client_close(r->zc, on_closed, r);
 }
@@ -216,7 +199,6 @@ static void on_message(zkr_session_t *s, const uint8_t *msg, size_t len, void *u
 		return;
 	}
 	if (id == MAIN_ID) {
-		r->answered = 1;
 		got_answer(r, &resp);
 	} else {
 		r->tok_id = 0;
