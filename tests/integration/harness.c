@@ -223,32 +223,50 @@ static void close_from(int lowfd)
 		close(fd);
 }
 
+/* Forks argv with stdin from /dev/null, stdout and stderr to the files
+ * (each appended to or truncated), and a parent death signal: a child
+ * dies with its test, even when the test is killed by its timeout. */
+static pid_t spawn_child(char *const argv[], const char *out_path, int out_append,
+			 const char *err_path, int err_append)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid != 0)
+		return pid;
+	{
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path, O_WRONLY | O_CREAT | (out_append ? O_APPEND : O_TRUNC), 0644);
+		int err = open(err_path, O_WRONLY | O_CREAT | (err_append ? O_APPEND : O_TRUNC), 0644);
+		sigset_t none;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (in >= 0)
+			dup2(in, 0);
+		if (out >= 0)
+			dup2(out, 1);
+		if (err >= 0)
+			dup2(err, 2);
+		close_from(3);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+}
+
 /* Runs argv with stdout and stderr appended to log_path, waits up to
  * timeout_ms. Exit status, or -1. */
 static int run_cmd(char *const argv[], const char *log_path, int timeout_ms)
 {
 	int64_t deadline = harness_now_ms() + timeout_ms;
 	int status;
-	pid_t pid = fork();
+	pid_t pid = spawn_child(argv, log_path, 1, log_path, 1);
 
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		close_from(3);
-		execv(argv[0], argv);
-		_exit(127);
-	}
 	for (;;) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 
@@ -642,37 +660,10 @@ static int write_config(harness_t *h, const char *path)
 static pid_t spawn_relay(harness_t *h, const char *config, const char *log_path)
 {
 	char out_path[600];
-	pid_t parent = getpid(), pid;
+	char *argv[] = { (char *)g_relay_bin, "-c", (char *)config, NULL };
 
 	snprintf(out_path, sizeof(out_path), "%s/relay.out", h->dir);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	{
-		int err = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		sigset_t none;
-		char *argv[] = { (char *)g_relay_bin, "-c", (char *)config, NULL };
-
-		/* The relay dies with its test, even when the test is killed by
-		 * its timeout. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (in >= 0)
-			dup2(in, 0);
-		if (out >= 0)
-			dup2(out, 1);
-		if (err >= 0)
-			dup2(err, 2);
-		close_from(3);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	return spawn_child(argv, out_path, 1, log_path, 0);
 }
 
 int harness_start(harness_t *h)
@@ -1006,40 +997,6 @@ int harness_programs(char *why, size_t cap)
 	return 0;
 }
 
-/* Forks argv with stdin from /dev/null, stdout and stderr to the files
- * (appended to or truncated), and a parent death signal. */
-static pid_t spawn_child(char *const argv[], const char *out_path, const char *err_path,
-			 int append)
-{
-	pid_t parent = getpid(), pid = fork();
-	int flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
-
-	if (pid != 0)
-		return pid;
-	{
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(out_path, flags, 0644);
-		int err = open(err_path, flags, 0644);
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (in >= 0)
-			dup2(in, 0);
-		if (out >= 0)
-			dup2(out, 1);
-		if (err >= 0)
-			dup2(err, 2);
-		close_from(3);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-}
-
 /* The whole file as a NUL-terminated string (at most 256 MiB). */
 static char *slurp(const char *path, size_t *len)
 {
@@ -1102,7 +1059,7 @@ int harness_run_start(harness_t *h, harness_run_t *r, char *const argv[])
 		fclose(f);
 	}
 	r->t0_ = harness_now_ms();
-	r->pid = spawn_child(argv, r->out_path, r->err_path, 0);
+	r->pid = spawn_child(argv, r->out_path, 0, r->err_path, 0);
 	if (r->pid < 0) {
 		r->pid = 0;
 		return seterr(h, "fork: %s", strerror(errno));
@@ -1430,7 +1387,7 @@ int harness_safe_start(harness_t *h, const char *practice, const char *endpoint)
 	{
 		char *argv[] = { (char *)g_safe_bin, "run", "-c", conf, NULL };
 
-		s->pid = spawn_child(argv, out_path, log_path, 1);
+		s->pid = spawn_child(argv, out_path, 1, log_path, 1);
 	}
 	if (s->pid < 0) {
 		s->pid = 0;
