@@ -1,9 +1,9 @@
 # zkrelay build. Quiet unless V=1. Everything generated lands in $(BUILD).
-#   make              build build/zkrelay
-#   make check        unit and integration tests
+#   make              the relay, its tools, libzkrelay, zkrelay-safe, zkrelay-cli
+#   make check        unit, integration and deploy tests
 #   make check-asan   the same under AddressSanitizer + UBSan (build/asan)
-#   make run          relay on embedded defaults with a dev PKI
-#   make bench        baseline load test
+#   make run          the demo: relay, two data-safes, enrolled CLIs (deploy/demo.sh)
+#   make bench        load test
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
