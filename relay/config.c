@@ -25,6 +25,8 @@ typedef struct {
 #define STR(sec, key, field) { sec, #key, KEY_STR, offsetof(config_t, field), \
 	sizeof(((config_t *)0)->field), 0, 0 }
 #define U32(sec, key, lo, hi) { sec, #key, KEY_U32, offsetof(config_t, key), 0, lo, hi }
+/* Rate limits: at least 1 (there is no "off"; a huge value is as good). */
+#define RATE(key, field) { "limits", #key, KEY_U32, offsetof(config_t, field), 0, 1, UINT32_MAX }
 #define U64(sec, key, lo, hi) { sec, #key, KEY_U64, offsetof(config_t, key), 0, lo, hi }
 
 static const key_spec_t keys[] = {
@@ -45,6 +47,14 @@ static const key_spec_t keys[] = {
 	U64("limits", queue_high_water, 1024, 1ull << 34),
 	U64("limits", queue_low_water, 0, 1ull << 34),
 	U64("limits", queue_total_max_bytes, 4096, 1ull << 40),
+	RATE(conn_frames_per_s, conn_frames.rate),
+	RATE(conn_frames_burst, conn_frames.burst),
+	RATE(conn_bytes_per_s, conn_bytes.rate),
+	RATE(conn_bytes_burst, conn_bytes.burst),
+	RATE(practice_frames_per_s, practice_frames.rate),
+	RATE(practice_frames_burst, practice_frames.burst),
+	RATE(practice_bytes_per_s, practice_bytes.rate),
+	RATE(practice_bytes_burst, practice_bytes.burst),
 	U32("timeouts", tls_handshake_s, 1, 300),
 	U32("timeouts", upgrade_s, 1, 300),
 	U32("timeouts", hello_s, 1, 300),
@@ -91,6 +101,14 @@ void config_defaults(config_t *cfg)
 	cfg->queue_high_water = 512u << 10;
 	cfg->queue_low_water = 128u << 10;
 	cfg->queue_total_max_bytes = 256u << 20;
+	/* Far above what a practice's traffic needs (a document or image
+	 * transfer runs at a few MB/s; interactive use sends tens of frames a
+	 * second), yet low enough that one connection or practice cannot
+	 * take a whole core. */
+	cfg->conn_frames = (ratelimit_rule_t){ 5000, 10000 };
+	cfg->conn_bytes = (ratelimit_rule_t){ 64u << 20, 16u << 20 };
+	cfg->practice_frames = (ratelimit_rule_t){ 20000, 40000 };
+	cfg->practice_bytes = (ratelimit_rule_t){ 256u << 20, 64u << 20 };
 	cfg->tls_handshake_s = 5;
 	cfg->upgrade_s = 5;
 	cfg->hello_s = 10;
@@ -359,6 +377,10 @@ int config_validate(const config_t *cfg, char *err, size_t errlen)
 		why = "queue_max_bytes must hold at least one message (max_message_bytes + 1024)";
 	else if (cfg->max_connections_per_ip > cfg->max_connections)
 		why = "max_connections_per_ip must not exceed max_connections";
+	else if (cfg->conn_bytes.burst < cfg->max_payload_bytes)
+		why = "conn_bytes_burst must be at least max_payload_bytes (or no largest frame ever passes)";
+	else if (cfg->practice_bytes.burst < cfg->max_payload_bytes)
+		why = "practice_bytes_burst must be at least max_payload_bytes (or no largest frame ever passes)";
 	else if (cfg->ping_s >= cfg->idle_s)
 		why = "ping_s must be below idle_s";
 	if (!why)

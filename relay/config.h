@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
+
 #define CONFIG_PATH_MAX 180 /* a config line is at most 198 bytes (inih) */
 
 typedef struct {
@@ -41,6 +43,10 @@ typedef struct {
 	uint64_t queue_high_water;
 	uint64_t queue_low_water;
 	uint64_t queue_total_max_bytes;
+	/* Token buckets on data frames and their payload bytes, per
+	 * connection and per practice (shared by all of its connections). */
+	ratelimit_rule_t conn_frames, conn_bytes;
+	ratelimit_rule_t practice_frames, practice_bytes;
 
 	uint32_t tls_handshake_s;
 	uint32_t upgrade_s;

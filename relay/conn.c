@@ -98,6 +98,8 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	c->ip = ip;
 	c->accepted_ms = uv_now(r->loop);
 	c->accepted_ns = uv_hrtime();
+	ratelimit_init(&c->rl_frames, &r->cfg.conn_frames, c->accepted_ns);
+	ratelimit_init(&c->rl_bytes, &r->cfg.conn_bytes, c->accepted_ns);
 	queue_init(&c->q);
 	c->next = r->conns;
 	if (r->conns)
@@ -124,6 +126,8 @@ void conn_destroy(conn_t *c)
 	if (c->ip)
 		iplimit_release(&r->ips, c->ip);
 	slab_remove(&r->slab, c->ref);
+	practice_release(&r->practices, c->practice);
+	c->practice = NULL;
 	free(c->waiters);
 	free(c->rx);
 	conn_set_token(c, NULL);

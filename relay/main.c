@@ -47,6 +47,7 @@ static void on_tick(uv_timer_t *t)
 	relay_t *r = t->data;
 	r->last_tick_ms = uv_now(r->loop);
 	conn_tick(r, uv_now(r->loop));
+	practice_sweep(&r->practices, uv_hrtime());
 }
 
 static void close_all(relay_t *r, int force)
@@ -245,7 +246,8 @@ static int relay_init(relay_t *r, char *err, size_t errlen)
 		       errlen))
 		return -ZK_ECONFIG;
 	if (route_init(&r->routes, 1024) || conn_slab_init(&r->slab) ||
-	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip)) {
+	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip) ||
+	    practice_table_init(&r->practices, &r->cfg.practice_frames, &r->cfg.practice_bytes)) {
 		snprintf(err, errlen, "out of memory");
 		return -ZK_ENOMEM;
 	}
@@ -262,6 +264,7 @@ static void relay_free(relay_t *r)
 	route_free(&r->routes);
 	conn_slab_free(&r->slab);
 	iplimit_free(&r->ips);
+	practice_table_free(&r->practices);
 	queue_pool_free(&r->pool);
 }
 

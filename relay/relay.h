@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "iplimit.h"
+#include "practice.h"
 #include "queue.h"
 #include "registry.h"
 #include "route.h"
@@ -41,6 +42,7 @@ typedef struct relay {
 	route_table_t routes;   /* address -> conn_t * (after hello) */
 	conn_slab_t slab;       /* conn_ref_t -> conn_t * */
 	iplimit_t ips;
+	practice_table_t practices; /* per-practice rate limits (practice.h) */
 	queue_pool_t pool;
 	uint64_t queued_total;  /* frame bytes queued, all connections */
 
