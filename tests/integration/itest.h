@@ -29,6 +29,7 @@ Suite *plaintext_suite(void);
 Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
 Suite *ratelimit_suite(void);
+Suite *upgrade_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */
