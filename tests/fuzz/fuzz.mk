@@ -14,7 +14,8 @@ ECHO ?= $(if $(filter 1,$(V)),@true,@echo)
 FUZZ_CC ?= clang
 FUZZ_DIR := tests/fuzz
 FUZZ_OUT := $(BUILD)/fuzz
-FUZZ_NAMES := fuzz_wire fuzz_paseto fuzz_token fuzz_registry fuzz_config fuzz_rx_split
+FUZZ_NAMES := fuzz_wire fuzz_paseto fuzz_token fuzz_registry fuzz_config fuzz_rx_split \
+	fuzz_noise
 FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
 # Seconds each harness runs in fuzz-smoke.
 FUZZ_SMOKE_S ?= 10
