@@ -63,10 +63,10 @@ static int write_config(relayproc_t *rp)
 	 * what those limits exist to stop. */
 	fprintf(f, "; zkrelay-bench: every limit is the relay's default but the rate limits.\n"
 		   "[relay]\nid = zkrelay-bench\nlisten = 127.0.0.1:%d\n"
-		   "registry_dir = %s/../registry\n\n"
+		   "registry_dir = %s/../registry\nallow_root = %s\n\n"
 		   "[tls]\nca_file = %s/ca.crt\ncert_file = %s/server.crt\n"
 		   "key_file = %s/server.key\n",
-		rp->port, rp->pki, rp->pki, rp->pki, rp->pki);
+		rp->port, rp->pki, geteuid() == 0 ? "true" : "false", rp->pki, rp->pki, rp->pki);
 	if (access(crl, R_OK) == 0)
 		fprintf(f, "crl_file = %s\n", crl);
 	/* info, not warn: readiness is the info line "listening", and at info

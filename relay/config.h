@@ -28,6 +28,15 @@ typedef struct {
 	char key_file[CONFIG_PATH_MAX];
 	char crl_file[CONFIG_PATH_MAX];
 	char registry_dir[CONFIG_PATH_MAX];
+	/* Least privilege (privdrop.h, sandbox.h): the account to drop to
+	 * after the ports are bound and the keys loaded (empty: none), a
+	 * directory to chroot into (empty: none), whether running as root
+	 * without a user is allowed, and the syscall filter. */
+	char run_user[33];
+	char run_group[33];
+	char chroot_dir[CONFIG_PATH_MAX];
+	int allow_root;
+	int seccomp;
 	char audit_file[CONFIG_PATH_MAX]; /* "" (or "off"): no audit trail */
 	int audit_sync;
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "conn.h"
@@ -17,6 +18,7 @@
 #include "notify.h"
 #include "ops.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "zkerr.h"
 
@@ -268,6 +270,27 @@ static void relay_free(relay_t *r)
 	queue_pool_free(&r->pool);
 }
 
+/* Everything that needs privilege is done (ports bound, keys, registry
+ * and audit trail open): chroot, drop to the configured user, then the
+ * syscall filter, which from here on covers every thread. */
+static int shed_privileges(relay_t *r, char *err, size_t errlen)
+{
+	const privdrop_t *p = &r->priv;
+
+	if (privdrop_apply(p, err, errlen))
+		return -ZK_EIO;
+	if (p->drop || p->chroot_dir[0])
+		zlog(ZLOG_INFO, "privileges_dropped", "uus", "uid", (unsigned long long)p->uid,
+		     "gid", (unsigned long long)p->gid, "chroot",
+		     p->chroot_dir[0] ? p->chroot_dir : "none");
+	else if (p->as_root)
+		zlog(ZLOG_WARN, "running_as_root", "s", "why", "[relay] allow_root = true");
+	if (r->cfg.seccomp && sandbox_install(err, errlen))
+		return -ZK_EIO;
+	zlog(ZLOG_INFO, "sandbox", "s", "seccomp", r->cfg.seccomp ? "on" : "off");
+	return 0;
+}
+
 static int run(relay_t *r)
 {
 	uv_loop_t loop;
@@ -280,7 +303,8 @@ static int run(relay_t *r)
 	r->loop = &loop;
 	/* The handles first: stop_loop() closes them on any failure after. */
 	if (start_handles(r) || relay_init(r, err, sizeof(err)) ||
-	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err))) {
+	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err)) ||
+	    shed_privileges(r, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "startup_failed", "s", "error", err);
 		fprintf(stderr, "zkrelay: %s\n", err);
 		if (!r->stopping)
@@ -349,6 +373,15 @@ int main(int argc, char **argv)
 	if (tls_check_files(r.cfg.ca_file, r.cfg.cert_file, r.cfg.key_file, r.cfg.crl_file,
 			    err, sizeof(err))) {
 		fprintf(stderr, "zkrelay: tls: %s\n", err);
+		return 1;
+	}
+	/* Before anything is opened: a start that could not drop as
+	 * configured must not begin. The check leaves out the rules about
+	 * who runs it (systemd runs the check and the relay as the same
+	 * user; an operator checking as root is not the relay). */
+	if ((check ? privdrop_resolve(&r.cfg, &r.priv, err, sizeof(err))
+		   : privdrop_plan(&r.cfg, geteuid(), &r.priv, err, sizeof(err)))) {
+		fprintf(stderr, "zkrelay: %s\n", err);
 		return 1;
 	}
 	if (check) {

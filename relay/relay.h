@@ -9,6 +9,7 @@
 #include "config.h"
 #include "iplimit.h"
 #include "practice.h"
+#include "privdrop.h"
 #include "queue.h"
 #include "registry.h"
 #include "route.h"
@@ -31,6 +32,7 @@ typedef struct {
 
 typedef struct relay {
 	config_t cfg;
+	privdrop_t priv;        /* what to give up once listening (main.c) */
 	uv_loop_t *loop;
 	struct lws_context *lws;
 	struct lws_vhost *vhost;

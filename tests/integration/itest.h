@@ -30,6 +30,7 @@ Suite *downgrade_suite(void);
 Suite *abuse_suite(void);
 Suite *ratelimit_suite(void);
 Suite *upgrade_suite(void);
+Suite *privileges_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */

@@ -640,6 +640,11 @@ static const cross_t cross[] = {
 	  "max_connections_per_ip must not exceed max_connections" },
 	{ "[limits]\nmax_connections_per_ip = 10001\n",
 	  "max_connections_per_ip must not exceed max_connections" },
+	/* Least privilege: a group or a chroot needs a user; chroot is absolute. */
+	{ "[relay]\nuser = nobody\ngroup = nogroup\nchroot = /var/empty\n", NULL },
+	{ "[relay]\ngroup = nogroup\n", "[relay] group needs [relay] user" },
+	{ "[relay]\nchroot = /var/empty\n", "[relay] chroot needs [relay] user" },
+	{ "[relay]\nuser = nobody\nchroot = var/empty\n", "[relay] chroot must be an absolute path" },
 	/* A bytes burst below the largest payload would refuse it forever. */
 	{ "[limits]\nconn_bytes_burst = 65535\n", NULL },
 	{ "[limits]\nconn_bytes_burst = 65534\n", "conn_bytes_burst must be at least max_payload_bytes" },
@@ -652,6 +657,31 @@ static const cross_t cross[] = {
 	{ "[timeouts]\nping_s = 61\n", "ping_s must be below idle_s" },
 	{ "[timeouts]\nidle_s = 20\n", "ping_s must be below idle_s" },
 };
+
+/* [relay] seccomp is on by default and takes on or off only; allow_root
+ * is a boolean, off by default. */
+START_TEST(test_privilege_keys)
+{
+	config_t c;
+
+	config_defaults(&c);
+	ck_assert_int_eq(c.seccomp, 1);
+	ck_assert_int_eq(c.allow_root, 0);
+	ck_assert_str_eq(c.run_user, "");
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = off\nallow_root = true\n"), 0);
+	ck_assert_int_eq(c.seccomp, 0);
+	ck_assert_int_eq(c.allow_root, 1);
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = on\n"), 0);
+	ck_assert_int_eq(c.seccomp, 1);
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = true\n"), -ZK_ECONFIG);
+	assert_contains(err, "expected on or off");
+	ck_assert_int_eq(load(&c, "[relay]\nallow_root = on\n"), -ZK_ECONFIG);
+	assert_contains(err, "expected true or false");
+	ck_assert_int_eq(load(&c, "[relay]\nuser = zkrelay\ngroup = zkrelay\n"), 0);
+	ck_assert_str_eq(c.run_user, "zkrelay");
+	ck_assert_str_eq(c.run_group, "zkrelay");
+}
+END_TEST
 
 START_TEST(test_cross_key)
 {
@@ -742,6 +772,7 @@ Suite *config_suite(void)
 	tcase_add_test(errors, test_missing_file);
 	tcase_add_loop_test(rules, test_cross_key, 0, (int)ARRAY_LEN(cross));
 	tcase_add_test(rules, test_validate_direct);
+	tcase_add_test(rules, test_privilege_keys);
 	suite_add_tcase(s, keys);
 	suite_add_tcase(s, numbers);
 	suite_add_tcase(s, values);
