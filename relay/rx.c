@@ -77,9 +77,10 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 	}
 	/* The practice's shared rate-limit buckets, from the first frame it
 	 * may route. */
-	if (practice_acquire(&r->practices, c->ident.practice, strlen(c->ident.practice),
-			     uv_hrtime(), &c->practice))
-		return -ZK_ENOMEM;
+	rc = practice_acquire(&r->practices, c->ident.practice, strlen(c->ident.practice),
+			      uv_hrtime(), &c->practice);
+	if (rc)
+		return rc;
 	audit_hello_accepted(r->audit, c->ident.addr, conn_audit_practice(c), conn_audit_jti(c));
 	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
 		return -ZK_ENOMEM;
