@@ -58,16 +58,23 @@ static int write_config(relayproc_t *rp)
 	if (f == NULL)
 		return seterr(rp, "%s: %s", rp->conf, strerror(errno));
 	snprintf(crl, sizeof(crl), "%s/crl.pem", rp->pki);
-	fprintf(f, "; zkrelay-bench: every limit is the relay's default.\n"
+	/* Every limit is the relay's default except the rate limits: a
+	 * closed-loop benchmark sends as fast as the relay relays, which is
+	 * what those limits exist to stop. */
+	fprintf(f, "; zkrelay-bench: every limit is the relay's default but the rate limits.\n"
 		   "[relay]\nid = zkrelay-bench\nlisten = 127.0.0.1:%d\n"
-		   "registry_dir = %s/../registry\n\n"
+		   "registry_dir = %s/../registry\nallow_root = %s\n\n"
 		   "[tls]\nca_file = %s/ca.crt\ncert_file = %s/server.crt\n"
 		   "key_file = %s/server.key\n",
-		rp->port, rp->pki, rp->pki, rp->pki, rp->pki);
+		rp->port, rp->pki, geteuid() == 0 ? "true" : "false", rp->pki, rp->pki, rp->pki);
 	if (access(crl, R_OK) == 0)
 		fprintf(f, "crl_file = %s\n", crl);
 	/* info, not warn: readiness is the info line "listening", and at info
 	 * the relay logs per connection, never per frame. */
+	fprintf(f, "\n[limits]\nconn_frames_per_s = 4294967295\nconn_frames_burst = 4294967295\n"
+		   "conn_bytes_per_s = 4294967295\nconn_bytes_burst = 4294967295\n"
+		   "practice_frames_per_s = 4294967295\npractice_frames_burst = 4294967295\n"
+		   "practice_bytes_per_s = 4294967295\npractice_bytes_burst = 4294967295\n");
 	fprintf(f, "\n[audit]\nfile = off\n\n[ops]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = info\n");
 	return fclose(f) == 0 ? 0 : seterr(rp, "%s: write failed", rp->conf);
 }

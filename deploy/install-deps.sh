@@ -19,6 +19,7 @@ readonly PACKAGES=(
     protobuf-c-compiler
     libjansson-dev
     libinih-dev
+    libseccomp-dev          # the syscall filter ([relay] seccomp)
     # tests and dev tooling
     check
     clang

@@ -11,7 +11,7 @@
 #include "wire.h"
 #include "zkerr.h"
 
-typedef enum { KEY_STR, KEY_U32, KEY_U64, KEY_ADDR, KEY_LEVEL, KEY_BOOL } key_type_t;
+typedef enum { KEY_STR, KEY_U32, KEY_U64, KEY_ADDR, KEY_LEVEL, KEY_BOOL, KEY_SWITCH } key_type_t;
 
 typedef struct {
 	const char *section;
@@ -25,6 +25,8 @@ typedef struct {
 #define STR(sec, key, field) { sec, #key, KEY_STR, offsetof(config_t, field), \
 	sizeof(((config_t *)0)->field), 0, 0 }
 #define U32(sec, key, lo, hi) { sec, #key, KEY_U32, offsetof(config_t, key), 0, lo, hi }
+/* Rate limits: at least 1 (there is no "off"; a huge value is as good). */
+#define RATE(key, field) { "limits", #key, KEY_U32, offsetof(config_t, field), 0, 1, UINT32_MAX }
 #define U64(sec, key, lo, hi) { sec, #key, KEY_U64, offsetof(config_t, key), 0, lo, hi }
 
 static const key_spec_t keys[] = {
@@ -33,6 +35,11 @@ static const key_spec_t keys[] = {
 	{ "relay", "listen", KEY_ADDR, offsetof(config_t, listen_addr),
 	  offsetof(config_t, listen_port), 0, 0 },
 	STR("relay", registry_dir, registry_dir),
+	STR("relay", user, run_user),
+	STR("relay", group, run_group),
+	STR("relay", chroot, chroot_dir),
+	{ "relay", "allow_root", KEY_BOOL, offsetof(config_t, allow_root), 0, 0, 1 },
+	{ "relay", "seccomp", KEY_SWITCH, offsetof(config_t, seccomp), 0, 0, 1 },
 	STR("tls", ca_file, ca_file),
 	STR("tls", cert_file, cert_file),
 	STR("tls", key_file, key_file),
@@ -45,6 +52,14 @@ static const key_spec_t keys[] = {
 	U64("limits", queue_high_water, 1024, 1ull << 34),
 	U64("limits", queue_low_water, 0, 1ull << 34),
 	U64("limits", queue_total_max_bytes, 4096, 1ull << 40),
+	RATE(conn_frames_per_s, conn_frames.rate),
+	RATE(conn_frames_burst, conn_frames.burst),
+	RATE(conn_bytes_per_s, conn_bytes.rate),
+	RATE(conn_bytes_burst, conn_bytes.burst),
+	RATE(practice_frames_per_s, practice_frames.rate),
+	RATE(practice_frames_burst, practice_frames.burst),
+	RATE(practice_bytes_per_s, practice_bytes.rate),
+	RATE(practice_bytes_burst, practice_bytes.burst),
 	U32("timeouts", tls_handshake_s, 1, 300),
 	U32("timeouts", upgrade_s, 1, 300),
 	U32("timeouts", hello_s, 1, 300),
@@ -91,6 +106,14 @@ void config_defaults(config_t *cfg)
 	cfg->queue_high_water = 512u << 10;
 	cfg->queue_low_water = 128u << 10;
 	cfg->queue_total_max_bytes = 256u << 20;
+	/* Far above what a practice's traffic needs (a document or image
+	 * transfer runs at a few MB/s; interactive use sends tens of frames a
+	 * second), yet low enough that one connection or practice cannot
+	 * take a whole core. */
+	cfg->conn_frames = (ratelimit_rule_t){ 5000, 10000 };
+	cfg->conn_bytes = (ratelimit_rule_t){ 64u << 20, 16u << 20 };
+	cfg->practice_frames = (ratelimit_rule_t){ 20000, 40000 };
+	cfg->practice_bytes = (ratelimit_rule_t){ 256u << 20, 64u << 20 };
 	cfg->tls_handshake_s = 5;
 	cfg->upgrade_s = 5;
 	cfg->hello_s = 10;
@@ -98,6 +121,7 @@ void config_defaults(config_t *cfg)
 	cfg->idle_s = 60;
 	cfg->drain_s = 5;
 	cfg->log_level = ZLOG_INFO;
+	cfg->seccomp = 1;
 }
 
 typedef struct {
@@ -177,14 +201,16 @@ static int set_value(config_t *cfg, const key_spec_t *k, const char *v)
 	case KEY_ADDR:
 		return parse_listen(cfg, k, v);
 	case KEY_BOOL:
-		if (strcmp(v, "true") && strcmp(v, "false"))
+	case KEY_SWITCH: {
+		const char *yes = k->type == KEY_BOOL ? "true" : "on";
+		const char *no = k->type == KEY_BOOL ? "false" : "off";
+		int b;
+		if (strcmp(v, yes) && strcmp(v, no))
 			return -1;
-		n = strcmp(v, "true") == 0;
-		{
-			int b = (int)n;
-			memcpy(base + k->offset, &b, sizeof(b));
-		}
+		b = strcmp(v, yes) == 0;
+		memcpy(base + k->offset, &b, sizeof(b));
 		return 0;
+	}
 	case KEY_LEVEL:
 		if (zlog_level_parse(v) < 0)
 			return -1;
@@ -213,6 +239,7 @@ static const char *expect(const key_spec_t *k)
 	case KEY_ADDR: return "host:port";
 	case KEY_LEVEL: return "one of debug, info, warn, error";
 	case KEY_BOOL: return "true or false";
+	case KEY_SWITCH: return "on or off";
 	default:
 		snprintf(buf, sizeof(buf), "an integer in %llu..%llu",
 			 (unsigned long long)k->min, (unsigned long long)k->max);
@@ -359,8 +386,18 @@ int config_validate(const config_t *cfg, char *err, size_t errlen)
 		why = "queue_max_bytes must hold at least one message (max_message_bytes + 1024)";
 	else if (cfg->max_connections_per_ip > cfg->max_connections)
 		why = "max_connections_per_ip must not exceed max_connections";
+	else if (cfg->conn_bytes.burst < cfg->max_payload_bytes)
+		why = "conn_bytes_burst must be at least max_payload_bytes (or no largest frame ever passes)";
+	else if (cfg->practice_bytes.burst < cfg->max_payload_bytes)
+		why = "practice_bytes_burst must be at least max_payload_bytes (or no largest frame ever passes)";
 	else if (cfg->ping_s >= cfg->idle_s)
 		why = "ping_s must be below idle_s";
+	else if (cfg->run_group[0] && !cfg->run_user[0])
+		why = "[relay] group needs [relay] user";
+	else if (cfg->chroot_dir[0] && !cfg->run_user[0])
+		why = "[relay] chroot needs [relay] user (root can leave a chroot)";
+	else if (cfg->chroot_dir[0] && cfg->chroot_dir[0] != '/')
+		why = "[relay] chroot must be an absolute path";
 	if (!why)
 		return 0;
 	snprintf(err, errlen, "%s", why);
@@ -387,10 +424,13 @@ void config_print(const config_t *cfg)
 			int port;
 			memcpy(&port, base + k->size, sizeof(port));
 			printf(strchr(a, ':') ? "[%s]:%d\n" : "%s:%d\n", a, port);
-		} else if (k->type == KEY_BOOL) {
+		} else if (k->type == KEY_BOOL || k->type == KEY_SWITCH) {
 			int b;
 			memcpy(&b, base + k->offset, sizeof(b));
-			printf("%s\n", b ? "true" : "false");
+			if (k->type == KEY_BOOL)
+				printf("%s\n", b ? "true" : "false");
+			else
+				printf("%s\n", b ? "on" : "off");
 		} else if (k->type == KEY_LEVEL) {
 			static const char *const lv[] = { "debug", "info", "warn", "error" };
 			printf("%s\n", lv[cfg->log_level & 3]);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
+
 #define CONFIG_PATH_MAX 180 /* a config line is at most 198 bytes (inih) */
 
 typedef struct {
@@ -26,6 +28,15 @@ typedef struct {
 	char key_file[CONFIG_PATH_MAX];
 	char crl_file[CONFIG_PATH_MAX];
 	char registry_dir[CONFIG_PATH_MAX];
+	/* Least privilege (privdrop.h, sandbox.h): the account to drop to
+	 * after the ports are bound and the keys loaded (empty: none), a
+	 * directory to chroot into (empty: none), whether running as root
+	 * without a user is allowed, and the syscall filter. */
+	char run_user[33];
+	char run_group[33];
+	char chroot_dir[CONFIG_PATH_MAX];
+	int allow_root;
+	int seccomp;
 	char audit_file[CONFIG_PATH_MAX]; /* "" (or "off"): no audit trail */
 	int audit_sync;
 
@@ -41,6 +52,10 @@ typedef struct {
 	uint64_t queue_high_water;
 	uint64_t queue_low_water;
 	uint64_t queue_total_max_bytes;
+	/* Token buckets on data frames and their payload bytes, per
+	 * connection and per practice (shared by all of its connections). */
+	ratelimit_rule_t conn_frames, conn_bytes;
+	ratelimit_rule_t practice_frames, practice_bytes;
 
 	uint32_t tls_handshake_s;
 	uint32_t upgrade_s;

@@ -98,6 +98,8 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	c->ip = ip;
 	c->accepted_ms = uv_now(r->loop);
 	c->accepted_ns = uv_hrtime();
+	ratelimit_init(&c->rl_frames, &r->cfg.conn_frames, c->accepted_ns);
+	ratelimit_init(&c->rl_bytes, &r->cfg.conn_bytes, c->accepted_ns);
 	queue_init(&c->q);
 	c->next = r->conns;
 	if (r->conns)
@@ -124,6 +126,8 @@ void conn_destroy(conn_t *c)
 	if (c->ip)
 		iplimit_release(&r->ips, c->ip);
 	slab_remove(&r->slab, c->ref);
+	practice_release(&r->practices, c->practice);
+	c->practice = NULL;
 	free(c->waiters);
 	free(c->rx);
 	conn_set_token(c, NULL);
@@ -167,13 +171,58 @@ void conn_tls_done(conn_t *c)
 	}
 }
 
+/* 1 if header h came more than once (libwebsockets keeps repeats as
+ * further fragments of one header and joins them with commas). */
+static int header_repeated(struct lws *wsi, enum lws_token_indexes h)
+{
+	char tmp[128];
+	/* -1: no second fragment; a second one of any length (even empty,
+	 * or too long for tmp) counts. */
+	return lws_hdr_copy_fragment(wsi, tmp, sizeof(tmp), h, 1) >= 0 ||
+	       lws_hdr_fragment_length(wsi, h, 1) > 0;
+}
+
+/* RFC 6455 section 4.2.1 asks more of an opening handshake than
+ * libwebsockets 4.1.6 checks: it upgrades a POST, PUT or OPTIONS request,
+ * any Sec-WebSocket-Version and two Sec-WebSocket-Keys. (It also upgrades
+ * an HTTP/1.0 request, and keeps the request's version where its API does
+ * not show it; README, "Security", lists that.) NULL if the request is a
+ * proper one, else why not. */
+static const char *upgrade_request_bad(struct lws *wsi)
+{
+	static const enum lws_token_indexes other_methods[] = {
+		WSI_TOKEN_POST_URI,  WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_PUT_URI,
+		WSI_TOKEN_PATCH_URI, WSI_TOKEN_DELETE_URI,  WSI_TOKEN_HEAD_URI,
+	};
+	char v[8];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+		return "method";
+	for (size_t i = 0; i < sizeof(other_methods) / sizeof(other_methods[0]); i++)
+		if (lws_hdr_total_length(wsi, other_methods[i]) > 0)
+			return "method";
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_VERSION) != 2 || strcmp(v, "13") ||
+	    header_repeated(wsi, WSI_TOKEN_VERSION))
+		return "websocket_version";
+	/* A base64 16-byte nonce is 24 characters. */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) != 24 || header_repeated(wsi, WSI_TOKEN_KEY))
+		return "websocket_key";
+	return NULL;
+}
+
 int conn_on_filter_protocol(conn_t *c)
 {
 	conn_tls_done(c);
 	char proto[sizeof(SUBPROTOCOL) + 1];
+	const char *bad;
 	X509 *cert;
 	int n;
 
+	if ((bad = upgrade_request_bad(c->wsi))) {
+		zlog(ZLOG_INFO, "upgrade_refused", "ss", "reason", "bad_upgrade", "detail", bad);
+		metrics.refused_conns[REFUSE_BAD_UPGRADE]++;
+		return -1;
+	}
 	n = lws_hdr_copy(c->wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
 	if (n != (int)sizeof(SUBPROTOCOL) - 1 || strcmp(proto, SUBPROTOCOL)) {
 		zlog(ZLOG_INFO, "upgrade_refused", "s", "reason", "subprotocol");

@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "ident.h"
+#include "practice.h"
 #include "queue.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "token.h"
 
@@ -50,6 +52,11 @@ struct conn {
 	int hello_done;
 	token_claims_t *token;  /* current access token, NULL if none */
 	int64_t expired_at;     /* wall time routing stopped on expiry, 0 if not */
+
+	/* Rate limits on data frames: this connection's own buckets and its
+	 * practice's shared ones (held from hello on). */
+	ratelimit_bucket_t rl_frames, rl_bytes;
+	practice_state_t *practice;
 
 	queue_t q;
 	queue_block_t *inflight; /* last message written, until fully sent */

@@ -240,6 +240,30 @@ static void audit_refusal(conn_t *src, const wire_slice_t *dst)
 			    ok ? peer : NULL, ZK_ENOROUTE, conn_audit_jti(src));
 }
 
+/* The four token buckets a data frame passes: the connection's and its
+ * practice's, each on frames and on payload bytes. The frame is charged
+ * to all four or to none, so a refusal by one bucket costs the others
+ * nothing. */
+static int within_rate_limits(conn_t *c, uint64_t bytes, uint64_t now_ns)
+{
+	const config_t *cfg = &c->relay->cfg;
+	practice_state_t *p = c->practice;
+
+	if (!ratelimit_allows(&c->rl_frames, &cfg->conn_frames, now_ns, 1) ||
+	    !ratelimit_allows(&c->rl_bytes, &cfg->conn_bytes, now_ns, bytes))
+		return 0;
+	if (p && (!ratelimit_allows(&p->frames, &cfg->practice_frames, now_ns, 1) ||
+		  !ratelimit_allows(&p->bytes, &cfg->practice_bytes, now_ns, bytes)))
+		return 0;
+	ratelimit_take(&c->rl_frames, 1);
+	ratelimit_take(&c->rl_bytes, bytes);
+	if (p) {
+		ratelimit_take(&p->frames, 1);
+		ratelimit_take(&p->bytes, bytes);
+	}
+	return 1;
+}
+
 void deliver_data(conn_t *src, const wire_frame_t *f)
 {
 	relay_t *r = src->relay;
@@ -261,6 +285,13 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	}
 	if (f->u.data.payload.len > config_payload_limit(cfg)) {
 		reason = ZK_ETOOLARGE;
+		goto nack;
+	}
+	/* Rate limits count every data frame the relay examines, before the
+	 * guard (so a flood costs no guard time) and before any routing
+	 * decision (so the answer says nothing about destinations). */
+	if (!within_rate_limits(src, f->u.data.payload.len, uv_hrtime())) {
+		reason = ZK_ERATELIMIT;
 		goto nack;
 	}
 	/* Before any routing decision, so the answer says nothing about

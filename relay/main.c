@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "conn.h"
@@ -17,6 +18,7 @@
 #include "notify.h"
 #include "ops.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "zkerr.h"
 
@@ -47,6 +49,7 @@ static void on_tick(uv_timer_t *t)
 	relay_t *r = t->data;
 	r->last_tick_ms = uv_now(r->loop);
 	conn_tick(r, uv_now(r->loop));
+	practice_sweep(&r->practices, uv_hrtime());
 }
 
 static void close_all(relay_t *r, int force)
@@ -245,7 +248,8 @@ static int relay_init(relay_t *r, char *err, size_t errlen)
 		       errlen))
 		return -ZK_ECONFIG;
 	if (route_init(&r->routes, 1024) || conn_slab_init(&r->slab) ||
-	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip)) {
+	    iplimit_init(&r->ips, r->cfg.max_connections, r->cfg.max_connections_per_ip) ||
+	    practice_table_init(&r->practices, &r->cfg.practice_frames, &r->cfg.practice_bytes)) {
 		snprintf(err, errlen, "out of memory");
 		return -ZK_ENOMEM;
 	}
@@ -262,7 +266,29 @@ static void relay_free(relay_t *r)
 	route_free(&r->routes);
 	conn_slab_free(&r->slab);
 	iplimit_free(&r->ips);
+	practice_table_free(&r->practices);
 	queue_pool_free(&r->pool);
+}
+
+/* Everything that needs privilege is done (ports bound, keys, registry
+ * and audit trail open): chroot, drop to the configured user, then the
+ * syscall filter, which from here on covers every thread. */
+static int shed_privileges(relay_t *r, char *err, size_t errlen)
+{
+	const privdrop_t *p = &r->priv;
+
+	if (privdrop_apply(p, err, errlen))
+		return -ZK_EIO;
+	if (p->drop || p->chroot_dir[0])
+		zlog(ZLOG_INFO, "privileges_dropped", "uus", "uid", (unsigned long long)p->uid,
+		     "gid", (unsigned long long)p->gid, "chroot",
+		     p->chroot_dir[0] ? p->chroot_dir : "none");
+	else if (p->as_root)
+		zlog(ZLOG_WARN, "running_as_root", "s", "why", "[relay] allow_root = true");
+	if (r->cfg.seccomp && sandbox_install(err, errlen))
+		return -ZK_EIO;
+	zlog(ZLOG_INFO, "sandbox", "s", "seccomp", r->cfg.seccomp ? "on" : "off");
+	return 0;
 }
 
 static int run(relay_t *r)
@@ -277,7 +303,8 @@ static int run(relay_t *r)
 	r->loop = &loop;
 	/* The handles first: stop_loop() closes them on any failure after. */
 	if (start_handles(r) || relay_init(r, err, sizeof(err)) ||
-	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err))) {
+	    listener_start(r, err, sizeof(err)) || ops_start(r, err, sizeof(err)) ||
+	    shed_privileges(r, err, sizeof(err))) {
 		zlog(ZLOG_ERROR, "startup_failed", "s", "error", err);
 		fprintf(stderr, "zkrelay: %s\n", err);
 		if (!r->stopping)
@@ -346,6 +373,15 @@ int main(int argc, char **argv)
 	if (tls_check_files(r.cfg.ca_file, r.cfg.cert_file, r.cfg.key_file, r.cfg.crl_file,
 			    err, sizeof(err))) {
 		fprintf(stderr, "zkrelay: tls: %s\n", err);
+		return 1;
+	}
+	/* Before anything is opened: a start that could not drop as
+	 * configured must not begin. The check leaves out the rules about
+	 * who runs it (systemd runs the check and the relay as the same
+	 * user; an operator checking as root is not the relay). */
+	if ((check ? privdrop_resolve(&r.cfg, &r.priv, err, sizeof(err))
+		   : privdrop_plan(&r.cfg, geteuid(), &r.priv, err, sizeof(err)))) {
+		fprintf(stderr, "zkrelay: %s\n", err);
 		return 1;
 	}
 	if (check) {

@@ -19,7 +19,7 @@ static const double bounds[METRICS_BUCKETS] = {
 static const char *const hs_names[HS_COUNT] = { "ok", "failed", "timeout" };
 static const char *const refuse_names[REFUSE_COUNT] = {
 	"total_cap", "per_ip_cap", "draining", "subprotocol", "identity",
-	"upgrade_timeout", "hello_timeout",
+	"upgrade_timeout", "hello_timeout", "bad_upgrade",
 };
 
 void metrics_observe(metrics_hist_t *h, double seconds, uint64_t count)

@@ -8,6 +8,8 @@
 
 #include "config.h"
 #include "iplimit.h"
+#include "practice.h"
+#include "privdrop.h"
 #include "queue.h"
 #include "registry.h"
 #include "route.h"
@@ -30,6 +32,7 @@ typedef struct {
 
 typedef struct relay {
 	config_t cfg;
+	privdrop_t priv;        /* what to give up once listening (main.c) */
 	uv_loop_t *loop;
 	struct lws_context *lws;
 	struct lws_vhost *vhost;
@@ -41,6 +44,7 @@ typedef struct relay {
 	route_table_t routes;   /* address -> conn_t * (after hello) */
 	conn_slab_t slab;       /* conn_ref_t -> conn_t * */
 	iplimit_t ips;
+	practice_table_t practices; /* per-practice rate limits (practice.h) */
 	queue_pool_t pool;
 	uint64_t queued_total;  /* frame bytes queued, all connections */
 

@@ -75,6 +75,12 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 			audit_hello_refused(r->audit, c->ident.addr, NULL, rc, NULL);
 		return rc;
 	}
+	/* The practice's shared rate-limit buckets, from the first frame it
+	 * may route. */
+	rc = practice_acquire(&r->practices, c->ident.practice, strlen(c->ident.practice),
+			      uv_hrtime(), &c->practice);
+	if (rc)
+		return rc;
 	audit_hello_accepted(r->audit, c->ident.addr, conn_audit_practice(c), conn_audit_jti(c));
 	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
 		return -ZK_ENOMEM;

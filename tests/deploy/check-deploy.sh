@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the deployment artifacts with the tools operators use on them:
 # promtool for the Prometheus configuration, alert rules and their unit
-# tests, systemd-analyze for the unit. Exits non-zero on the first failure.
+# tests, systemd-analyze for the unit (verify, and its security exposure
+# rating). Exits non-zero on the first failure.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 relay=${ZKRELAY_BIN:-$top/build/zkrelay}
@@ -31,5 +32,16 @@ check "promtool check config" promtool check config --syntax-only "$top/deploy/p
 # The unit names the installed binary; verify it against this build.
 sed "s|/usr/local/bin/zkrelay|$relay|g" "$top/deploy/systemd/zkrelay.service" >"$tmp/zkrelay.service"
 check "systemd-analyze verify" systemd-analyze verify "$tmp/zkrelay.service"
+
+# The unit's sandboxing as systemd rates it (offline: no running manager
+# needed). Anything worse than "OK" (MEDIUM, EXPOSED, UNSAFE) fails.
+security_rating() {
+	local line
+	systemd-analyze security --offline=yes --no-pager "$tmp/zkrelay.service" >"$tmp/security" 2>&1 || true
+	line=$(grep -a 'Overall exposure level' "$tmp/security") || { cat "$tmp/security"; return 1; }
+	echo "$line"
+	[[ $line =~ (PERFECT|SAFE|OK) ]]
+}
+check "systemd-analyze security (exposure OK or better)" security_rating
 
 echo "$pass passed, 0 failed"

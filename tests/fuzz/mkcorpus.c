@@ -161,6 +161,40 @@ static void registry_seeds(void)
 	      "  \"token_keys\": [],\n  \"data_safes\": [],\n  \"revoked_jti\": []\n}\n");
 }
 
+/* fuzz_noise: byte 0 picks mode (0: responder reads message 1, 1:
+ * initiator reads message 2, 2: transport decrypt) and cipher. */
+static void noise_seeds(void)
+{
+	static uint8_t m1[NOISE_MAX_MSG], m2[NOISE_MAX_MSG], buf[NOISE_MAX_MSG + 2];
+	static const uint8_t ad[] = "stream 7", pt[] = "an end-to-end record";
+	static const char *const names[2] = { "aesgcm", "chachapoly" };
+	char name[64];
+
+	for (int c = 0; c < 2; c++) {
+		noise_cipher_state_t *tx = NULL;
+		size_t l1, l2, clen;
+
+		fuzz_noise_session((noise_cipher_t)c, m1, &l1, m2, &l2, &tx, NULL);
+		buf[0] = (uint8_t)(0 + 3 * c);
+		memcpy(buf + 1, m1, l1);
+		snprintf(name, sizeof(name), "ik-msg1-%s", names[c]);
+		put("fuzz_noise", name, buf, l1 + 1);
+		buf[0] = (uint8_t)(1 + 3 * c);
+		memcpy(buf + 1, m2, l2);
+		snprintf(name, sizeof(name), "ik-msg2-%s", names[c]);
+		put("fuzz_noise", name, buf, l2 + 1);
+		buf[0] = (uint8_t)(2 + 3 * c);
+		buf[1] = sizeof(ad) - 1;
+		memcpy(buf + 2, ad, sizeof(ad) - 1);
+		if (noise_encrypt(tx, ad, sizeof(ad) - 1, pt, sizeof(pt) - 1, buf + 1 + sizeof(ad),
+				  sizeof(buf) - 1 - sizeof(ad), &clen))
+			fuzz_die("noise_encrypt");
+		snprintf(name, sizeof(name), "transport-%s", names[c]);
+		put("fuzz_noise", name, buf, 1 + sizeof(ad) + clen);
+		noise_cipher_free(&tx);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	paseto_sk_t *sk = NULL;
@@ -177,6 +211,7 @@ int main(int argc, char **argv)
 	token_seeds(sk, &valid);
 	wire_seeds(sk, valid);
 	registry_seeds();
+	noise_seeds();
 	free(valid);
 	paseto_sk_free(&sk);
 	return 0;

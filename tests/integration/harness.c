@@ -606,10 +606,17 @@ static int write_config(harness_t *h, const char *path)
 	static const char *const sections[] = { "relay", "tls", "limits", "timeouts", "tokens",
 						"audit", "ops", "log" };
 	char listen[64], ca[600], crt[600], key[600], crl[600], reg[600], audit[600];
+	const char *seccomp = getenv("ZK_ITEST_SECCOMP");
 	const char *defaults[][3] = {
 		{ "relay", "id", "zkrelay-dev" },
 		{ "relay", "listen", listen },
 		{ "relay", "registry_dir", reg },
+		/* Tests run as whoever runs them, root included (CI). */
+		{ "relay", "allow_root", geteuid() == 0 ? "true" : "false" },
+		/* The syscall filter is on unless the environment turns it off
+		 * (make check-asan does: the leak check at exit needs system
+		 * calls a relay never makes). */
+		{ "relay", "seccomp", seccomp && strcmp(seccomp, "off") == 0 ? "off" : "on" },
 		{ "tls", "ca_file", ca },
 		{ "tls", "cert_file", crt },
 		{ "tls", "key_file", key },

@@ -31,6 +31,9 @@ Suite *abuse_suite(void);
 Suite *link_suite(void);
 Suite *e2e_suite(void);
 Suite *sdk_suite(void);
+Suite *ratelimit_suite(void);
+Suite *upgrade_suite(void);
+Suite *privileges_suite(void);
 
 /* test_util.c: a client connected (TLS, WebSocket) as the endpoint,
  * before hello. */
@@ -41,6 +44,13 @@ tclient_t *itest_tcp_only(harness_t *h);
  * timeout_ms while the relay may still count a connection just closed. */
 tclient_t *itest_endpoint_retry(harness_t *h, const char *practice, const char *endpoint,
 				int timeout_ms);
+
+/* test_util.c: starts the relay with its ops listener on a free port and
+ * returns that port; a /metrics scrape (malloc'd, headers included); the
+ * value of one sample in it (-1: absent). */
+int itest_start_with_ops(harness_t *h);
+char *itest_scrape(int port);
+double itest_sample(const char *scrape, const char *series);
 
 /* Frame and reason constants, shortened. */
 #define F_WELCOME ZKRELAY__V1__FRAME__BODY_WELCOME

@@ -902,6 +902,32 @@ int tclient_wait_closed(tclient_t *c, int timeout_ms)
 	}
 }
 
+int tclient_recv_raw(tclient_t *c, int timeout_ms, char *buf, size_t cap, size_t *n)
+{
+	int64_t deadline = deadline_in(timeout_ms);
+
+	if (cap == 0)
+		return fail(c, TCLIENT_EINVAL, "no room");
+	*n = 0;
+	buf[0] = '\0';
+	if (c->stage == STAGE_NONE)
+		return fail(c, TCLIENT_EINVAL, "not connected");
+	while (*n + 1 < cap) {
+		size_t got = 0;
+		int r = io_read(c, buf + *n, cap - 1 - *n, deadline, &got);
+
+		if (r == TCLIENT_ETIMEOUT)
+			return r;
+		if (r < 0) {
+			mark_closed(c, TCLIENT_CLOSE_ABNORMAL);
+			return 0;
+		}
+		*n += got;
+		buf[*n] = '\0';
+	}
+	return TCLIENT_ETIMEOUT; /* full, and still open */
+}
+
 /* ---------------------------------------------------------------------- */
 /* zkrelay frames. */
 

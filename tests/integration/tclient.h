@@ -130,6 +130,12 @@ int tclient_closed(const tclient_t *c);
  * 0: it ended; TCLIENT_ETIMEOUT: still open. */
 int tclient_wait_closed(tclient_t *c, int timeout_ms);
 
+/* Reads raw bytes (decrypted once TLS is up) into buf until the
+ * connection ends, cap - 1 bytes have arrived or timeout_ms passes; buf is
+ * NUL-terminated, *n bytes long. 0: it ended; TCLIENT_ETIMEOUT: still
+ * open. For answers to hand-made requests before any upgrade. */
+int tclient_recv_raw(tclient_t *c, int timeout_ms, char *buf, size_t cap, size_t *n);
+
 /* --- zkrelay layer ----------------------------------------------------- */
 
 typedef struct {

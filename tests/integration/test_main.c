@@ -35,6 +35,9 @@ int main(void)
 	srunner_add_suite(sr, link_suite());
 	srunner_add_suite(sr, e2e_suite());
 	srunner_add_suite(sr, sdk_suite());
+	srunner_add_suite(sr, ratelimit_suite());
+	srunner_add_suite(sr, upgrade_suite());
+	srunner_add_suite(sr, privileges_suite());
 	/* Every test forks: a relay and its clients never outlive the test
 	 * that started them, and one test's crash cannot hide another's. */
 	srunner_set_fork_status(sr, CK_FORK);

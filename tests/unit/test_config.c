@@ -215,6 +215,19 @@ static const num_ok_t num_ok[] = {
 	  F64(queue_total_max_bytes), 4096 },
 	{ "[limits]\nqueue_total_max_bytes = 1099511627776\n", F64(queue_total_max_bytes),
 	  1099511627776ull },
+	{ "[limits]\nconn_frames_per_s = 1\n", F32(conn_frames.rate), 1 },
+	{ "[limits]\nconn_frames_per_s = 4294967295\n", F32(conn_frames.rate), 4294967295u },
+	{ "[limits]\nconn_frames_burst = 1\n", F32(conn_frames.burst), 1 },
+	{ "[limits]\nconn_frames_burst = 4294967295\n", F32(conn_frames.burst), 4294967295u },
+	{ "[limits]\nconn_bytes_per_s = 1\n", F32(conn_bytes.rate), 1 },
+	{ "[limits]\nconn_bytes_burst = 65535\n", F32(conn_bytes.burst), 65535 },
+	{ "[limits]\nconn_bytes_burst = 4294967295\n", F32(conn_bytes.burst), 4294967295u },
+	{ "[limits]\npractice_frames_per_s = 1\n", F32(practice_frames.rate), 1 },
+	{ "[limits]\npractice_frames_burst = 4294967295\n", F32(practice_frames.burst),
+	  4294967295u },
+	{ "[limits]\npractice_bytes_per_s = 4294967295\n", F32(practice_bytes.rate), 4294967295u },
+	{ "[limits]\nmax_payload_bytes = 16\npractice_bytes_burst = 16\n",
+	  F32(practice_bytes.burst), 16 },
 	{ "[timeouts]\ntls_handshake_s = 1\n", F32(tls_handshake_s), 1 },
 	{ "[timeouts]\ntls_handshake_s = 300\n", F32(tls_handshake_s), 300 },
 	{ "[timeouts]\nupgrade_s = 1\n", F32(upgrade_s), 1 },
@@ -276,6 +289,17 @@ static const num_bad_t num_bad[] = {
 	{ "limits", "queue_low_water", "17179869185" },
 	{ "limits", "queue_total_max_bytes", "4095" },
 	{ "limits", "queue_total_max_bytes", "1099511627777" },
+	{ "limits", "conn_frames_per_s", "0" },
+	{ "limits", "conn_frames_per_s", "4294967296" },
+	{ "limits", "conn_frames_burst", "0" },
+	{ "limits", "conn_bytes_per_s", "0" },
+	{ "limits", "conn_bytes_burst", "0" },
+	{ "limits", "conn_bytes_burst", "4294967296" },
+	{ "limits", "practice_frames_per_s", "0" },
+	{ "limits", "practice_frames_burst", "0" },
+	{ "limits", "practice_bytes_per_s", "0" },
+	{ "limits", "practice_bytes_per_s", "4294967296" },
+	{ "limits", "practice_bytes_burst", "0" },
 	{ "timeouts", "tls_handshake_s", "0" },
 	{ "timeouts", "tls_handshake_s", "301" },
 	{ "timeouts", "upgrade_s", "0" },
@@ -616,11 +640,48 @@ static const cross_t cross[] = {
 	  "max_connections_per_ip must not exceed max_connections" },
 	{ "[limits]\nmax_connections_per_ip = 10001\n",
 	  "max_connections_per_ip must not exceed max_connections" },
+	/* Least privilege: a group or a chroot needs a user; chroot is absolute. */
+	{ "[relay]\nuser = nobody\ngroup = nogroup\nchroot = /var/empty\n", NULL },
+	{ "[relay]\ngroup = nogroup\n", "[relay] group needs [relay] user" },
+	{ "[relay]\nchroot = /var/empty\n", "[relay] chroot needs [relay] user" },
+	{ "[relay]\nuser = nobody\nchroot = var/empty\n", "[relay] chroot must be an absolute path" },
+	/* A bytes burst below the largest payload would refuse it forever. */
+	{ "[limits]\nconn_bytes_burst = 65535\n", NULL },
+	{ "[limits]\nconn_bytes_burst = 65534\n", "conn_bytes_burst must be at least max_payload_bytes" },
+	{ "[limits]\nmax_payload_bytes = 1000\nconn_bytes_burst = 1000\n", NULL },
+	{ "[limits]\npractice_bytes_burst = 65535\n", NULL },
+	{ "[limits]\npractice_bytes_burst = 65534\n",
+	  "practice_bytes_burst must be at least max_payload_bytes" },
 	{ "[timeouts]\nping_s = 59\n", NULL },
 	{ "[timeouts]\nping_s = 60\n", "ping_s must be below idle_s" },
 	{ "[timeouts]\nping_s = 61\n", "ping_s must be below idle_s" },
 	{ "[timeouts]\nidle_s = 20\n", "ping_s must be below idle_s" },
 };
+
+/* [relay] seccomp is on by default and takes on or off only; allow_root
+ * is a boolean, off by default. */
+START_TEST(test_privilege_keys)
+{
+	config_t c;
+
+	config_defaults(&c);
+	ck_assert_int_eq(c.seccomp, 1);
+	ck_assert_int_eq(c.allow_root, 0);
+	ck_assert_str_eq(c.run_user, "");
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = off\nallow_root = true\n"), 0);
+	ck_assert_int_eq(c.seccomp, 0);
+	ck_assert_int_eq(c.allow_root, 1);
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = on\n"), 0);
+	ck_assert_int_eq(c.seccomp, 1);
+	ck_assert_int_eq(load(&c, "[relay]\nseccomp = true\n"), -ZK_ECONFIG);
+	assert_contains(err, "expected on or off");
+	ck_assert_int_eq(load(&c, "[relay]\nallow_root = on\n"), -ZK_ECONFIG);
+	assert_contains(err, "expected true or false");
+	ck_assert_int_eq(load(&c, "[relay]\nuser = zkrelay\ngroup = zkrelay\n"), 0);
+	ck_assert_str_eq(c.run_user, "zkrelay");
+	ck_assert_str_eq(c.run_group, "zkrelay");
+}
+END_TEST
 
 START_TEST(test_cross_key)
 {
@@ -711,6 +772,7 @@ Suite *config_suite(void)
 	tcase_add_test(errors, test_missing_file);
 	tcase_add_loop_test(rules, test_cross_key, 0, (int)ARRAY_LEN(cross));
 	tcase_add_test(rules, test_validate_direct);
+	tcase_add_test(rules, test_privilege_keys);
 	suite_add_tcase(s, keys);
 	suite_add_tcase(s, numbers);
 	suite_add_tcase(s, values);

@@ -645,7 +645,7 @@ START_TEST(test_values_mapped)
 	static const char *const hs[] = { "ok", "failed", "timeout" };
 	static const char *const refuse[] = { "total_cap",   "per_ip_cap",      "draining",
 					      "subprotocol", "identity",        "upgrade_timeout",
-					      "hello_timeout" };
+					      "hello_timeout", "bad_upgrade" };
 	metrics_now_t now = sample_now();
 	expo_t *e = calloc(1, sizeof(*e));
 
@@ -731,7 +731,7 @@ static const char *label_problem(const char *family, const label_t *l)
 	static const char *const ok_failed[] = { "ok", "failed" };
 	static const char *const refuse[] = { "total_cap",   "per_ip_cap",      "draining",
 					      "subprotocol", "identity",        "upgrade_timeout",
-					      "hello_timeout" };
+					      "hello_timeout", "bad_upgrade" };
 	const char *n = l->name, *v = l->value;
 	double le;
 
