@@ -28,6 +28,7 @@ readonly PACKAGES=(
     procps
     prometheus      # promtool: checks /metrics output and the alert rules
     systemd         # systemd-analyze: checks the unit
+    docker-compose  # "docker-compose config" checks deploy/compose (no daemon needed)
     ca-certificates
     git
 )

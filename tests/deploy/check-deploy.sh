@@ -2,7 +2,8 @@
 # Checks the deployment artifacts with the tools operators use on them:
 # promtool for the Prometheus configuration, alert rules and their unit
 # tests, systemd-analyze for the unit (verify, and its security exposure
-# rating). Exits non-zero on the first failure.
+# rating), docker-compose for the compose stack (its model, as the engine
+# would read it; no daemon runs here). Exits non-zero on the first failure.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 relay=${ZKRELAY_BIN:-$top/build/zkrelay}
@@ -24,6 +25,7 @@ check() {
 
 command -v promtool >/dev/null || { echo "check-deploy: promtool missing (run deploy/install-deps.sh)" >&2; exit 1; }
 command -v systemd-analyze >/dev/null || { echo "check-deploy: systemd-analyze missing (run deploy/install-deps.sh)" >&2; exit 1; }
+command -v docker-compose >/dev/null || { echo "check-deploy: docker-compose missing (run deploy/install-deps.sh)" >&2; exit 1; }
 
 check "promtool check rules" promtool check rules "$top/deploy/prometheus/alerts.yml"
 check "promtool test rules" promtool test rules "$top/deploy/prometheus/alerts_test.yml"
@@ -43,5 +45,9 @@ security_rating() {
 	[[ $line =~ (PERFECT|SAFE|OK) ]]
 }
 check "systemd-analyze security (exposure OK or better)" security_rating
+
+# Every service, the demo data-safe's profile included, as compose reads it.
+check "docker-compose config" docker-compose -p zkrelay -f "$top/deploy/compose/docker-compose.yml" \
+	--profile demo config -q
 
 echo "$pass passed, 0 failed"
