@@ -31,7 +31,7 @@
 
 /* DESIGN.md's TLS profile, the same on both ends of the connection. */
 #define LINK_SUITES "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
-#define LINK_GROUPS "P-384:P-256"
+#define LINK_GROUPS "P-256:P-384" /* P-256 first: one key share, the one the relay prefers */
 #define LINK_ALPN "\x08http/1.1"
 
 #define LINK_DEF_BACKOFF_MIN 500u
