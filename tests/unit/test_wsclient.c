@@ -599,6 +599,9 @@ Suite *wsclient_suite(void)
 	Suite *s = suite_create("wsclient");
 	TCase *tc = tcase_create("wsclient");
 
+	/* Each parser test also feeds its input one byte at a time: a few
+	 * hundred thousand calls, slow under the sanitizers on a busy machine. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_accept_rfc_example);
 	tcase_add_test(tc, test_request);
 	tcase_add_test(tc, test_request_refused);
