@@ -3,7 +3,8 @@
 #   make check        unit and integration tests
 #   make check-asan   the same under AddressSanitizer + UBSan (build/asan)
 #   make run          relay on embedded defaults with a dev PKI
-#   make bench        baseline load test
+#   make bench        load scenarios (bench/README.md)
+#   make bench-compare  zkrelay beside NATS and Mosquitto (deploy/install-bench-deps.sh)
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
@@ -47,13 +48,14 @@ RELAY_SRC := $(filter-out relay/main.c,$(wildcard relay/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 ITEST_SRC := $(wildcard tests/integration/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
+COMPARE_SRC := $(wildcard bench/compare/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/zkrelay.pb-c.o
 RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
-.PHONY: bench-guard all check check-unit check-integration check-deploy check-asan run bench clean deps pki
+.PHONY: bench-guard all check check-unit check-integration check-deploy check-bench check-asan run bench bench-compare clean deps pki
 
 all: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit
 
@@ -132,7 +134,11 @@ check-integration: $(BUILD)/zkrelay $(BUILD)/zkrelay-audit $(BUILD)/tests/integr
 check-deploy: $(BUILD)/zkrelay
 	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) tests/deploy/check-deploy.sh
 
-check: check-unit check-integration check-deploy
+# Every bench scenario once with tiny counts: each must report its line.
+check-bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+	$(Q)tests/bench-smoke.sh $(BUILD)/zkrelay-bench $(BUILD)/zkrelay $(BUILD)/dev/pki
+
+check: check-unit check-integration check-deploy check-bench
 
 check-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check
