@@ -115,6 +115,23 @@ $(BUILD)/zkrelay-bench: $(call obj,$(BENCH_SRC)) $(filter-out $(BUILD)/obj/tests
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
 
+# The comparison's load generators, built only for make bench-compare
+# (libnats-dev and libmosquitto-dev: deploy/install-bench-deps.sh).
+$(BUILD)/obj/bench/compare/%.o: bench/compare/%.c
+	$(ECHO) "  CC      $<"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+CMP_COMMON := $(BUILD)/obj/bench/compare/cmpload.o $(BUILD)/obj/bench/procstat.o
+
+$(BUILD)/cmpload-nats: $(BUILD)/obj/bench/compare/nats_load.o $(CMP_COMMON)
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $$(pkg-config --libs libnats) -lcrypto
+
+$(BUILD)/cmpload-mqtt: $(BUILD)/obj/bench/compare/mqtt_load.o $(CMP_COMMON)
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $$(pkg-config --libs libmosquitto) -lcrypto
+
 $(BUILD)/zkrelay-guard-fpr: $(BUILD)/obj/bench/guard/guard_fpr.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -158,6 +175,12 @@ run: $(BUILD)/zkrelay $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/dev
 
 bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)$(BUILD)/zkrelay-bench --relay $(BUILD)/zkrelay --pki $(BUILD)/dev/pki
+
+# zkrelay, NATS and Mosquitto side by side: bench/results/compare.md and
+# the plots beside it. Needs deploy/install-bench-deps.sh.
+bench-compare: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/cmpload-nats $(BUILD)/cmpload-mqtt \
+		$(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+	$(Q)BUILD=$(BUILD) bench/compare/compare.sh
 
 clean:
 	rm -rf build
