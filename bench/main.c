@@ -57,7 +57,7 @@ static void usage(FILE *out)
 		"                   loop maximum of the same size)\n"
 		"  --open-ms N      open loop: duration per size (3000)\n"
 		"  --idle N         idle connections (10000)\n"
-		"  --storm N        of them, dropped and reconnected at once (all)\n"
+		"  --storm N        of them, dropped and reconnected at once (2000)\n"
 		"  --threads N      threads that connect them (4)\n"
 		"  --lag-frames N   frames through the lagging receiver (20000)\n"
 		"  --lag-delay-us N its sleep after each message (5000)\n"
@@ -144,7 +144,7 @@ static void smoke(bench_opts_t *o)
 	o->frames = 2000;
 	o->open_ms = 500;
 	o->idle = 40;
-	o->storm = 0;
+	o->storm = 40;
 	o->threads = 2;
 	o->lag_frames = 8000;
 	o->lag_delay_us = 5000;
@@ -155,7 +155,7 @@ static void opts_defaults(bench_opts_t *o)
 	*o = (bench_opts_t){ .scenarios = SC_ALL, .pairs = 2,
 			     .sizes = { 64, 1024, 16384, 65535 }, .nsizes = 4,
 			     .batch = 32, .window_bytes = 262144, .timeout_s = 900,
-			     .open_ms = 3000, .idle = 10000, .threads = 4,
+			     .open_ms = 3000, .idle = 10000, .storm = 2000, .threads = 4,
 			     .lag_frames = 20000, .lag_delay_us = 5000 };
 }
 
