@@ -8,21 +8,32 @@ set -euo pipefail
 export LC_ALL=C
 
 readonly PROG=${0##*/}
-readonly PACKAGES=(
+PACKAGES=(
     nats-server      # NATS 2.9, TLS with client certificates
     mosquitto        # Mosquitto 2.0: MQTT over TLS and over WebSockets (its lws)
     libnats-dev      # the NATS C client, for the NATS load generator
     libmosquitto-dev # the Mosquitto C client, for the MQTT-over-TLS generator
     gnuplot-nox      # the PNG plots
 )
+# The MQTT-over-WebSockets generator runs on Node; a Node that came with
+# its own npm (not Debian's) conflicts with Debian's npm package, so
+# Debian's pair is installed only when there is no npm at all.
+if ! command -v npm >/dev/null; then
+    PACKAGES+=(nodejs npm)
+fi
+readonly PACKAGES
+# Node's mqtt package, for the WebSockets generator: into $BUILD/node.
+readonly NODE_PACKAGES=(mqtt@5)
 
 usage() {
     cat <<EOF
 Usage: $PROG [--force] [--list]
 
 Installs the Debian 12 packages that make bench-compare needs (NATS,
-Mosquitto, their client libraries, gnuplot), with apt-get (through sudo when
-not run as root). The build and the tests need deploy/install-deps.sh only.
+Mosquitto, their client libraries, gnuplot, Node), with apt-get (through
+sudo when not run as root), and Node's mqtt package into \$BUILD/node (build/
+unless BUILD is set) with npm. The build and the tests need
+deploy/install-deps.sh only.
 
   --force   run apt-get update and install even if everything is installed
   --list    print the package names, one a line, and exit
@@ -73,10 +84,26 @@ if [[ -r /etc/os-release ]]; then
     fi
 fi
 
+# Node's packages go into $BUILD/node (build by default), as the user
+# running this, not root's global tree; make bench-compare points NODE_PATH
+# there.
+install_node_packages() {
+    local dir=${BUILD:-build}/node
+    if [[ -f $dir/node_modules/mqtt/package.json && $force -eq 0 ]]; then
+        printf '%s: %s present in %s\n' "$PROG" "${NODE_PACKAGES[*]}" "$dir"
+        return
+    fi
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "${NODE_PACKAGES[@]}" ||
+        die "npm install ${NODE_PACKAGES[*]} failed"
+    printf '%s: %s installed in %s\n' "$PROG" "${NODE_PACKAGES[*]}" "$dir"
+}
+
 find_missing
 
 if [[ $force -eq 0 && ${#missing[@]} -eq 0 ]]; then
     printf '%s: all %d packages are installed\n' "$PROG" "${#PACKAGES[@]}"
+    install_node_packages
     exit 0
 fi
 
@@ -97,3 +124,4 @@ fi
 find_missing
 [[ ${#missing[@]} -eq 0 ]] || die "still not installed: ${missing[*]}"
 printf '%s: all %d packages are installed\n' "$PROG" "${#PACKAGES[@]}"
+install_node_packages

@@ -8,6 +8,10 @@
 # of that for latency, and K idle connections for memory and handshakes.
 # The figure of merit is each broker's own CPU time from /proc/PID/stat.
 #
+# Mosquitto is also driven over WebSockets with client certificates
+# (wss://) by bench/compare/mqtt_ws_load.mjs on Node's mqtt package
+# (NODE_PATH $BUILD/node/node_modules, from deploy/install-bench-deps.sh).
+#
 # Writes bench/results/compare.md, compare.dat and the plots cpu.png and
 # latency.png. Environment: BUILD (build), RUNS (3; medians are
 # reported), SIZES ("64 1024 16384"), IDLE (1000), OPEN_MS (3000),
@@ -22,6 +26,7 @@ IDLE=${IDLE:-1000}
 OPEN_MS=${OPEN_MS:-3000}
 OUT=${OUT:-bench/results}
 PKI=$BUILD/dev/pki
+NODE_MODULES=$(realpath -m "$BUILD/node/node_modules")
 
 die() { echo "bench-compare: $*" >&2; exit 1; }
 for tool in nats-server mosquitto gnuplot; do
@@ -152,6 +157,62 @@ CONF
     broker_pid=
 }
 
+# Mosquitto 2.0.11 refuses to start with a websockets listener alone
+# ("Unable to start any listening sockets"): a plain MQTT listener on
+# loopback stands beside it, unused.
+run_mosquitto_ws() {
+    local port plain conf=$tmp/mosquitto-ws.conf size line rate
+    local gen=(node bench/compare/mqtt_ws_load.mjs)
+    if [[ ! -f $NODE_MODULES/mqtt/package.json ]]; then
+        echo "mosquitto-ws: skipped: Node's mqtt package is not in $NODE_MODULES" \
+            "(deploy/install-bench-deps.sh)"
+        return
+    fi
+    port=$(free_port)
+    plain=$(free_port)
+    cat >"$conf" <<CONF
+per_listener_settings false
+allow_anonymous true
+max_queued_messages 0
+listener $plain 127.0.0.1
+listener $port 127.0.0.1
+protocol websockets
+cafile $CA
+certfile $tmp/pki/server.crt
+keyfile $tmp/pki/server.key
+require_certificate true
+tls_version tlsv1.3
+CONF
+    mosquitto -c "$conf" >"$tmp/mosquitto-ws.log" 2>&1 &
+    broker_pid=$!
+    wait_port "$port" || die "mosquitto (websockets) did not start: $(tail -3 "$tmp/mosquitto-ws.log")"
+    echo "mosquitto (MQTT over WebSockets over TLS) on port $port"
+    local common=(--pid "$broker_pid" --port "$port" --ca "$CA" --cert "$CERT" --key "$KEY"
+                  --clk-tck "$(getconf CLK_TCK)")
+    for size in $SIZES; do
+        # The Node generator is slower than the C ones: a tenth of the messages.
+        line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode closed --size "$size" \
+            --msgs $(($(msgs_for "$size") / 10)))
+        echo "  $line"
+        record mosquitto-ws "$size" cpu_us "$(field broker_cpu_us_per_msg "$line")"
+        record mosquitto-ws "$size" msgs_per_s "$(field msgs_per_s "$line")"
+        rate=$(awk -v r="$(field msgs_per_s "$line")" 'BEGIN { printf "%d", r / 2 }')
+        line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode open --size "$size" \
+            --rate "$rate" --open-ms "$OPEN_MS")
+        echo "  $line"
+        record mosquitto-ws "$size" p99_us "$(field p99_us "$line")"
+        record mosquitto-ws "$size" open_cpu_us "$(field broker_cpu_us_per_msg "$line")"
+    done
+    line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode idle --idle "$IDLE")
+    echo "  $line"
+    record mosquitto-ws 0 rss_kib_per_conn "$(field rss_kib_per_conn "$line")"
+    record mosquitto-ws 0 hs_per_s "$(field hs_per_s "$line")"
+    record mosquitto-ws 0 cpu_us_per_hs "$(field broker_cpu_us_per_hs "$line")"
+    kill "$broker_pid"
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=
+}
+
 run_zkrelay() {
     local sizes line s name size
     sizes=$(tr ' ' ',' <<<"$SIZES")
@@ -185,6 +246,7 @@ for run in $(seq "$RUNS"); do
     run_zkrelay
     run_nats
     run_mosquitto
+    run_mosquitto_ws
 done
 
 # The median of each figure over the runs.
@@ -194,10 +256,10 @@ median() { # system size metric
             else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-systems="zkrelay nats mosquitto"
+systems="zkrelay nats mosquitto mosquitto-ws"
 dat=$OUT/compare.dat
 {
-    echo "# size zkrelay_cpu nats_cpu mosquitto_cpu zkrelay_p99 nats_p99 mosquitto_p99"
+    echo "# size, CPU us/msg then p99 us, each for: $systems"
     for size in $SIZES; do
         printf '%s' "$size"
         for m in cpu_us p99_us; do
@@ -214,7 +276,8 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
     echo "Made by \`make bench-compare\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu_model),"
     echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; medians of $RUNS runs."
     echo "zkrelay $(cat VERSION 2>/dev/null || echo '?'), nats-server $(nats-server --version | sed 's/.*v//'),"
-    echo "mosquitto $(mosquitto -h | sed -n 's/mosquitto version //p'). Every broker on loopback with TLS and"
+    echo "mosquitto $(mosquitto -h | sed -n 's/mosquitto version //p') (mosquitto: MQTT over TLS; mosquitto-ws: MQTT over"
+    echo "WebSockets over TLS, driven from Node). Every broker on loopback with TLS and"
     echo "client certificates; 2 publisher/subscriber pairs. CPU is the broker's own (all"
     echo "threads, /proc/PID/stat) per message relayed in the closed loop (256 KiB in flight"
     echo "per pair); p99 is end-to-end in an open loop at half the closed-loop rate;"
@@ -246,6 +309,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 
 gnuplot <<PLOT
 set terminal pngcairo size 720,440 noenhanced
+set datafile missing "-"
 set logscale xy
 set xlabel "payload bytes"
 set key top left
@@ -255,12 +319,14 @@ set title "Broker CPU per relayed message (lower is better)"
 set ylabel "CPU us per message"
 plot "$dat" using 1:2 with linespoints title "zkrelay", \
      "" using 1:3 with linespoints title "NATS", \
-     "" using 1:4 with linespoints title "Mosquitto (MQTT/TLS)"
+     "" using 1:4 with linespoints title "Mosquitto (MQTT/TLS)", \
+     "" using 1:5 with linespoints title "Mosquitto (MQTT/WebSockets/TLS)"
 set output "$OUT/latency.png"
 set title "p99 end-to-end latency at half the closed-loop rate"
 set ylabel "p99 us"
-plot "$dat" using 1:5 with linespoints title "zkrelay", \
-     "" using 1:6 with linespoints title "NATS", \
-     "" using 1:7 with linespoints title "Mosquitto (MQTT/TLS)"
+plot "$dat" using 1:6 with linespoints title "zkrelay", \
+     "" using 1:7 with linespoints title "NATS", \
+     "" using 1:8 with linespoints title "Mosquitto (MQTT/TLS)", \
+     "" using 1:9 with linespoints title "Mosquitto (MQTT/WebSockets/TLS)"
 PLOT
 echo "bench-compare: wrote $OUT/compare.md, $dat, $OUT/cpu.png, $OUT/latency.png"
