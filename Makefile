@@ -153,7 +153,7 @@ check-deploy: $(BUILD)/zkrelay
 
 # Every bench scenario once with tiny counts: each must report its line.
 check-bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
-	$(Q)tests/bench-smoke.sh $(BUILD)/zkrelay-bench $(BUILD)/zkrelay $(BUILD)/dev/pki
+	$(Q)tests/bench-smoke.sh $(BUILD)/zkrelay-bench $(BUILD)/zkrelay $(BUILD)/dev/pki $(SAN)
 
 check: check-unit check-integration check-deploy check-bench
 

@@ -57,6 +57,7 @@ typedef struct {
 	uint64_t threads;         /* connecting threads */
 	uint64_t lag_frames;
 	uint64_t lag_delay_us;    /* the lagging receiver's sleep per message */
+	int rss_unchecked;        /* report the lagging RSS bound, do not enforce it */
 } bench_opts_t;
 
 /* One output line; a negative figure is omitted. */

@@ -93,21 +93,40 @@ static inline uint32_t is_text(uint8_t b)
 	return ((uint8_t)(b - 0x20) < 0x5f) | (b == '\t') | (b == '\n') | (b == '\r');
 }
 
+/* Counts are summed in 8-bit lanes over chunks of at most 255 bytes, so
+ * the vectorized loops need no widening inside; a chunk's sum cannot
+ * pass 255. */
+#define CHUNK 255
+
 static uint32_t count_text(const uint8_t *p, size_t n)
 {
 	uint32_t t = 0;
 
-	for (size_t i = 0; i < n; i++)
-		t += is_text(p[i]);
+	for (size_t i = 0; i < n; i += CHUNK) {
+		size_t m = n - i < CHUNK ? n - i : CHUNK;
+		uint8_t s = 0;
+
+		for (size_t j = 0; j < m; j++)
+			s = (uint8_t)(s + is_text(p[i + j]));
+		t += s;
+	}
 	return t;
 }
 
+/* Pairs (p[k-1], p[k]) for k in 1..n-1, d = p[k] - p[k-1] in {255, 0, 1}
+ * <=> d + 1 in {0, 1, 2}. */
 static uint32_t count_near(const uint8_t *p, size_t n)
 {
 	uint32_t near = 0;
 
-	for (size_t i = 1; i < n; i++) /* d in {255, 0, 1} <=> d + 1 in {0, 1, 2} */
-		near += (uint8_t)(p[i] - p[i - 1] + 1) <= 2;
+	for (size_t i = 1; i < n; i += CHUNK) {
+		size_t m = n - i < CHUNK ? n - i : CHUNK;
+		uint8_t s = 0;
+
+		for (size_t j = 0; j < m; j++)
+			s = (uint8_t)(s + ((uint8_t)(p[i + j] - p[i + j - 1] + 1) <= 2));
+		near += s;
+	}
 	return near;
 }
 
