@@ -3,7 +3,8 @@
 #   make check        unit, integration and deploy tests
 #   make check-asan   the same under AddressSanitizer + UBSan (build/asan)
 #   make run          the demo: relay, two data-safes, enrolled CLIs (deploy/demo.sh)
-#   make bench        load test
+#   make bench        load scenarios (bench/README.md)
+#   make bench-compare  zkrelay beside NATS and Mosquitto (deploy/install-bench-deps.sh)
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
@@ -51,13 +52,14 @@ ZKR_SRC := $(wildcard client/lib/*.c)
 DOC_SRC := $(wildcard client/doc/*.c)
 SAFE_SRC := $(wildcard client/safe/*.c)
 CLI_SRC := $(wildcard client/cli/*.c)
+COMPARE_SRC := $(wildcard bench/compare/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/zkrelay.pb-c.o
 RELAY_OBJ := $(call obj,$(RELAY_SRC))
 
-.PHONY: bench-guard all check check-unit check-integration check-deploy check-asan run bench clean deps pki
+.PHONY: bench-guard all check check-unit check-integration check-deploy check-bench check-asan run bench bench-compare clean deps pki
 
 TOOLS := $(BUILD)/zkrelay-token $(BUILD)/zkrelay-audit $(BUILD)/zkrelay-safe $(BUILD)/zkrelay-cli
 all: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/libzkrelay.a $(BUILD)/libzkrelay.so $(BUILD)/examples/zkr-send
@@ -147,6 +149,23 @@ $(BUILD)/zkrelay-bench: $(call obj,$(BENCH_SRC)) $(filter-out $(BUILD)/obj/tests
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
 
+# The comparison's load generators, built only for make bench-compare
+# (libnats-dev and libmosquitto-dev: deploy/install-bench-deps.sh).
+$(BUILD)/obj/bench/compare/%.o: bench/compare/%.c
+	$(ECHO) "  CC      $<"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+CMP_COMMON := $(BUILD)/obj/bench/compare/cmpload.o $(BUILD)/obj/bench/procstat.o
+
+$(BUILD)/cmpload-nats: $(BUILD)/obj/bench/compare/nats_load.o $(CMP_COMMON)
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $$(pkg-config --libs libnats) -lcrypto
+
+$(BUILD)/cmpload-mqtt: $(BUILD)/obj/bench/compare/mqtt_load.o $(CMP_COMMON)
+	$(ECHO) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $$(pkg-config --libs libmosquitto) -lcrypto
+
 $(BUILD)/zkrelay-guard-fpr: $(BUILD)/obj/bench/guard/guard_fpr.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -172,7 +191,11 @@ check-integration: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/tests/integration
 check-deploy: $(BUILD)/zkrelay
 	$(Q)ZKRELAY_BIN=$(abspath $(BUILD)/zkrelay) tests/deploy/check-deploy.sh
 
-check: check-unit check-integration check-deploy
+# Every bench scenario once with tiny counts: each must report its line.
+check-bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+	$(Q)tests/bench-smoke.sh $(BUILD)/zkrelay-bench $(BUILD)/zkrelay $(BUILD)/dev/pki $(SAN)
+
+check: check-unit check-integration check-deploy check-bench
 
 check-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check
@@ -196,6 +219,12 @@ run: $(BUILD)/zkrelay $(TOOLS) $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.ma
 
 bench: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
 	$(Q)$(BUILD)/zkrelay-bench --relay $(BUILD)/zkrelay --pki $(BUILD)/dev/pki
+
+# zkrelay, NATS and Mosquitto side by side: bench/results/compare.md and
+# the plots beside it. Needs deploy/install-bench-deps.sh.
+bench-compare: $(BUILD)/zkrelay $(BUILD)/zkrelay-bench $(BUILD)/cmpload-nats $(BUILD)/cmpload-mqtt \
+		$(BUILD)/dev/pki/ca.crt $(BUILD)/dev/registry/.made
+	$(Q)BUILD=$(BUILD) bench/compare/compare.sh
 
 clean:
 	rm -rf build

@@ -40,6 +40,8 @@ typedef struct {
 	pthread_cond_t cv;
 	uint64_t checked;   /* frames the receiver has checked; under mu */
 	int sender_waits;   /* under mu */
+	int64_t *lat_ns;    /* open loop: one latency per frame */
+	size_t nlat;
 	pthread_t snd_thread, rcv_thread;
 	int snd_started, rcv_started;
 } lane_t;
@@ -68,6 +70,22 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_us(uint32_t us)
+{
+	struct timespec ts = { us / 1000000u, (long)(us % 1000000u) * 1000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void sleep_until_ns(int64_t t)
+{
+	struct timespec ts = { (time_t)(t / 1000000000), (long)(t % 1000000000) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 static uint64_t self_cpu_us(void)
@@ -135,8 +153,8 @@ static char *bench_token(const char *pki, const char *practice, const char *endp
 }
 
 static tclient_t *connect_endpoint(int port, const char *pki, const char *practice,
-				   const char *endpoint, uint32_t *max_msg, uint32_t *max_payload,
-				   char *err, size_t errlen)
+				   const char *endpoint, int rcvbuf, uint32_t *max_msg,
+				   uint32_t *max_payload, char *err, size_t errlen)
 {
 	const Zkrelay__V1__Welcome *w = NULL;
 	char ca[512], crt[512], key[512];
@@ -153,6 +171,7 @@ static tclient_t *connect_endpoint(int port, const char *pki, const char *practi
 	o.cert_file = crt;
 	o.key_file = key;
 	o.timeout_ms = IO_TIMEOUT_MS;
+	o.rcvbuf = rcvbuf;
 	c = tclient_new(&o);
 	if (c == NULL) {
 		snprintf(err, errlen, "%s/%s: out of memory", practice, endpoint);
@@ -179,15 +198,16 @@ static tclient_t *connect_endpoint(int port, const char *pki, const char *practi
 }
 
 int load_pair_connect(load_pair_t *p, int port, const char *pki, const char *practice,
-		      const char *sender, const char *receiver, char *err, size_t errlen)
+		      const char *sender, const char *receiver, int rcvbuf, char *err,
+		      size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->src, sizeof(p->src), "%s/%s", practice, sender);
 	snprintf(p->dst, sizeof(p->dst), "%s/%s", practice, receiver);
-	p->rcv = connect_endpoint(port, pki, practice, receiver, NULL, NULL, err, errlen);
+	p->rcv = connect_endpoint(port, pki, practice, receiver, rcvbuf, NULL, NULL, err, errlen);
 	if (p->rcv == NULL)
 		return -1;
-	p->snd = connect_endpoint(port, pki, practice, sender, &p->max_message_bytes,
+	p->snd = connect_endpoint(port, pki, practice, sender, 0, &p->max_message_bytes,
 				  &p->max_payload_bytes, err, errlen);
 	if (p->snd == NULL) {
 		load_pair_close(p);
@@ -263,20 +283,22 @@ static int check_data(run_t *run, const load_pair_t *p, const Zkrelay__V1__Frame
 
 	if (f->body_case != ZKRELAY__V1__FRAME__BODY_DATA)
 		return describe_unexpected(run, p->dst, f);
-	if (d->stream != lp->stream || d->seq != want)
-		return fail(run, "%s: lost or reordered: expected stream %u seq %llu, got stream %u "
-				 "seq %llu", p->dst, lp->stream, (unsigned long long)want,
+	/* Open loop: seq is the due time, and want the last one seen. */
+	if (d->stream != lp->stream || (lp->rate == 0 ? d->seq != want : d->seq <= want))
+		return fail(run, "%s: lost or reordered: expected stream %u seq %s%llu, got "
+				 "stream %u seq %llu", p->dst, lp->stream,
+			    lp->rate == 0 ? "" : "above ", (unsigned long long)want,
 			    d->stream, (unsigned long long)d->seq);
 	if (strcmp(d->src, p->src) != 0)
 		return fail(run, "%s: seq %llu: src \"%s\", expected \"%s\"", p->dst,
-			    (unsigned long long)want, d->src, p->src);
+			    (unsigned long long)d->seq, d->src, p->src);
 	if (d->dst[0] != '\0')
 		return fail(run, "%s: seq %llu: dst \"%s\" not removed", p->dst,
-			    (unsigned long long)want, d->dst);
+			    (unsigned long long)d->seq, d->dst);
 	if (d->payload.len != lp->frame_bytes ||
 	    memcmp(d->payload.data, lp->payload, lp->frame_bytes) != 0)
 		return fail(run, "%s: seq %llu: payload differs (%zu bytes, sent %zu)", p->dst,
-			    (unsigned long long)want, d->payload.len, lp->frame_bytes);
+			    (unsigned long long)d->seq, d->payload.len, lp->frame_bytes);
 	return 0;
 }
 
@@ -305,11 +327,11 @@ static void *receiver_main(void *arg)
 	run_t *run = l->run;
 	const load_params_t *lp = run->lp;
 	load_pair_t *p = l->pair;
-	uint64_t want = 1;
+	uint64_t want = 1, seen = 0, last_seq = 0;
 	long long last = now_ms();
 
 	wait_go(run);
-	while (want <= lp->frames && !failed(run)) {
+	while (seen < lp->frames && !failed(run)) {
 		const Zkrelay__V1__Frame *f;
 		int r = tclient_next_frame(p->rcv, RECV_SLICE_MS, &f);
 
@@ -324,13 +346,20 @@ static void *receiver_main(void *arg)
 			fail(run, "%s: receive: %s", p->dst, tclient_error(p->rcv));
 			break;
 		}
-		if (check_data(run, p, f, want) < 0)
+		if (check_data(run, p, f, lp->rate ? last_seq : want) < 0)
 			break;
+		if (lp->rate) {
+			last_seq = f->data->seq;
+			l->lat_ns[l->nlat++] = now_ns() - (int64_t)last_seq;
+		}
 		want++;
+		seen++;
 		/* Once per message: the frames of one Batch arrive together. */
-		if (tclient_frames_buffered(p->rcv) == 0 || want > lp->frames) {
-			publish(l, want - 1);
+		if (tclient_frames_buffered(p->rcv) == 0 || seen == lp->frames) {
+			publish(l, seen);
 			last = now_ms();
+			if (lp->receiver_delay_us)
+				sleep_us(lp->receiver_delay_us);
 		}
 	}
 	return NULL;
@@ -374,6 +403,28 @@ static int wait_window(lane_t *l, uint64_t last)
 	return failed(run) ? -1 : 0;
 }
 
+/* Open loop: when frame k (from 1) is due. */
+static int64_t due_ns(const load_params_t *lp, int64_t t0, uint64_t k)
+{
+	return t0 + (int64_t)((k - 1) * 1000000000ull / lp->rate);
+}
+
+/* Waits until frame next is due, then says how many are due, at most
+ * max: a sender that fell behind catches up in one Batch. */
+static size_t due_frames(const load_params_t *lp, int64_t t0, uint64_t next, size_t max)
+{
+	int64_t now = now_ns();
+	size_t n = 0;
+
+	if (due_ns(lp, t0, next) > now) {
+		sleep_until_ns(due_ns(lp, t0, next));
+		now = now_ns();
+	}
+	while (n < max && next + n <= lp->frames && due_ns(lp, t0, next + n) <= now)
+		n++;
+	return n ? n : 1;
+}
+
 static void *sender_main(void *arg)
 {
 	lane_t *l = arg;
@@ -382,6 +433,7 @@ static void *sender_main(void *arg)
 	load_pair_t *p = l->pair;
 	tclient_data_t *d = calloc(lp->per_message, sizeof(*d));
 	uint64_t next = 1, messages = 0;
+	int64_t t0 = 0;
 	size_t i;
 
 	wait_go(run);
@@ -395,14 +447,18 @@ static void *sender_main(void *arg)
 		d[i].payload = lp->payload;
 		d[i].len = lp->frame_bytes;
 	}
+	if (lp->rate)
+		t0 = now_ns();
 	while (next <= lp->frames && !failed(run)) {
 		uint64_t left = lp->frames - next + 1;
 		size_t n = left < lp->per_message ? (size_t)left : lp->per_message;
 
+		if (lp->rate)
+			n = due_frames(lp, t0, next, n);
 		if (lp->window > 0 && wait_window(l, next - 1 + n) < 0)
 			break;
 		for (i = 0; i < n; i++)
-			d[i].seq = next + i;
+			d[i].seq = lp->rate ? (uint64_t)due_ns(lp, t0, next + i) : next + i;
 		if (tclient_send_batch(p->snd, d, n) < 0) {
 			fail(run, "%s: send: %s", p->src, tclient_error(p->snd));
 			break;
@@ -441,6 +497,46 @@ static void release(run_t *run)
 	pthread_mutex_unlock(&run->go_mu);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double pick_us(const int64_t *v, size_t n, double q)
+{
+	size_t i = (size_t)(q * (double)n);
+
+	return (double)v[i < n ? i : n - 1] / 1e3;
+}
+
+/* Percentiles over every frame of every pair (nearest rank). */
+static int latencies(const lane_t *lanes, size_t npairs, load_result_t *res)
+{
+	size_t total = 0, i, at = 0;
+	int64_t *all;
+
+	for (i = 0; i < npairs; i++)
+		total += lanes[i].nlat;
+	if (total == 0)
+		return 0;
+	all = malloc(total * sizeof(*all));
+	if (all == NULL)
+		return -1;
+	for (i = 0; i < npairs; i++) {
+		memcpy(all + at, lanes[i].lat_ns, lanes[i].nlat * sizeof(*all));
+		at += lanes[i].nlat;
+	}
+	qsort(all, total, sizeof(*all), cmp_i64);
+	res->p50_us = pick_us(all, total, 0.50);
+	res->p99_us = pick_us(all, total, 0.99);
+	res->p999_us = pick_us(all, total, 0.999);
+	res->max_us = (double)all[total - 1] / 1e3;
+	free(all);
+	return 0;
+}
+
 int load_run(load_pair_t *pairs, size_t npairs, const load_params_t *lp, load_result_t *res,
 	     char *err, size_t errlen)
 {
@@ -465,9 +561,14 @@ int load_run(load_pair_t *pairs, size_t npairs, const load_params_t *lp, load_re
 		lanes[i].pair = &pairs[i];
 		pthread_mutex_init(&lanes[i].mu, NULL);
 		pthread_cond_init(&lanes[i].cv, &ca);
+		if (lp->rate && (lanes[i].lat_ns = calloc(lp->frames, sizeof(int64_t))) == NULL)
+			fail(&run, "out of memory for %llu latencies",
+			     (unsigned long long)lp->frames);
 	}
+	memset(res, 0, sizeof(*res));
 
-	start_threads(&run, lanes, npairs);
+	if (!failed(&run))
+		start_threads(&run, lanes, npairs);
 	/* The interval starts just before the first frame is sent. */
 	if (procstat_cpu_us(lp->relay_pid, &relay0) < 0)
 		fail(&run, "relay pid %d: cannot read /proc (has it exited?)", (int)lp->relay_pid);
@@ -495,6 +596,8 @@ int load_run(load_pair_t *pairs, size_t npairs, const load_params_t *lp, load_re
 		res->wall_s = (double)(t1 - t0) / 1e9;
 		res->relay_cpu_us = relay1 - relay0;
 		res->self_cpu_us = self1 - self0;
+		if (lp->rate && latencies(lanes, npairs, res) < 0)
+			fail(&run, "out of memory for the latencies");
 	} else {
 		snprintf(err, errlen, "%s", run.err);
 	}
@@ -502,6 +605,7 @@ int load_run(load_pair_t *pairs, size_t npairs, const load_params_t *lp, load_re
 	for (i = 0; i < npairs; i++) {
 		pthread_mutex_destroy(&lanes[i].mu);
 		pthread_cond_destroy(&lanes[i].cv);
+		free(lanes[i].lat_ns);
 	}
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_destroy(&run.go_mu);

@@ -9,6 +9,17 @@
  * its receiver has not yet checked; with no window the relay's
  * backpressure is the only brake.
  *
+ * Open loop (rate > 0): a sender sends at a fixed rate whatever its
+ * receiver does; frame k is due at start + k / rate and carries that time
+ * (CLOCK_MONOTONIC, ns) as its sequence number. A sender that falls
+ * behind sends what is due in one Batch. The receiver checks that the
+ * numbers rise and records each frame's end-to-end latency from its due
+ * time, so a stall in the sender counts against the latency too.
+ *
+ * A lagging receiver (receiver_delay_us > 0) sleeps after every message,
+ * so the relay's queue for it fills and its backpressure must hold the
+ * sender back without losing a frame.
+ *
  * Any loss, reordering, nack, unexpected frame or stall (no frame for
  * stall_ms) ends the run for every pair and is reported as an error. */
 #ifndef ZK_BENCH_LOAD_H
@@ -31,9 +42,12 @@ typedef struct {
 
 /* Connects the receiver, then the sender (so the first frame finds its
  * route), each with its certificate PKI/PRACTICE/ENDPOINT.crt and .key, and
- * says hello on both. 0, or -1 with a message in err. */
+ * says hello on both. rcvbuf > 0 sets the receiver's SO_RCVBUF (a lagging
+ * receiver whose kernel must not absorb the backlog). 0, or -1 with a
+ * message in err. */
 int load_pair_connect(load_pair_t *p, int port, const char *pki, const char *practice,
-		      const char *sender, const char *receiver, char *err, size_t errlen);
+		      const char *sender, const char *receiver, int rcvbuf, char *err,
+		      size_t errlen);
 /* Sends a WebSocket close on both connections and frees them. */
 void load_pair_close(load_pair_t *p);
 
@@ -50,6 +64,8 @@ typedef struct {
 	const uint8_t *payload; /* frame_bytes bytes sent in every frame */
 	pid_t relay_pid;        /* whose CPU time is measured */
 	int stall_ms;
+	uint64_t rate;          /* open loop: frames/s per pair; 0: closed loop */
+	uint32_t receiver_delay_us; /* receivers sleep this after each message */
 } load_params_t;
 
 typedef struct {
@@ -57,6 +73,8 @@ typedef struct {
 	double wall_s;          /* first frame sent to last frame checked */
 	uint64_t relay_cpu_us;  /* relay CPU time over the same interval */
 	uint64_t self_cpu_us;   /* this process (all pairs' threads) */
+	/* Open loop: end-to-end latency percentiles, microseconds. */
+	double p50_us, p99_us, p999_us, max_us;
 } load_result_t;
 
 /* One run over all pairs. 0, or -1 with the first failure in err. */

@@ -70,7 +70,7 @@ int procstat_cpu_us(pid_t pid, uint64_t *us)
 	return 0;
 }
 
-int procstat_peak_rss_kib(pid_t pid, uint64_t *kib)
+static int status_kib(pid_t pid, const char *field, uint64_t *kib)
 {
 	char path[64], buf[8192];
 	const char *p, *end;
@@ -79,14 +79,24 @@ int procstat_peak_rss_kib(pid_t pid, uint64_t *kib)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
-	p = strstr(buf, "\nVmHWM:");
+	p = strstr(buf, field);
 	if (p == NULL)
 		return -1;
-	p += strlen("\nVmHWM:");
+	p += strlen(field);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (parse_u64(p, &end, &v) < 0 || strncmp(end, " kB", 3) != 0)
 		return -1;
 	*kib = v;
 	return 0;
+}
+
+int procstat_peak_rss_kib(pid_t pid, uint64_t *kib)
+{
+	return status_kib(pid, "\nVmHWM:", kib);
+}
+
+int procstat_rss_kib(pid_t pid, uint64_t *kib)
+{
+	return status_kib(pid, "\nVmRSS:", kib);
 }

@@ -15,5 +15,7 @@ int procstat_cpu_us(pid_t pid, uint64_t *us);
 
 /* Peak resident set size since the process started (VmHWM), in KiB. */
 int procstat_peak_rss_kib(pid_t pid, uint64_t *kib);
+/* Resident set size now (VmRSS), in KiB. */
+int procstat_rss_kib(pid_t pid, uint64_t *kib);
 
 #endif

@@ -50,7 +50,7 @@ static void sleep_ms(int ms)
 		;
 }
 
-static int write_config(relayproc_t *rp)
+static int write_config(relayproc_t *rp, const char *extra)
 {
 	FILE *f = fopen(rp->conf, "w");
 	char crl[300];
@@ -58,10 +58,10 @@ static int write_config(relayproc_t *rp)
 	if (f == NULL)
 		return seterr(rp, "%s: %s", rp->conf, strerror(errno));
 	snprintf(crl, sizeof(crl), "%s/crl.pem", rp->pki);
-	/* Every limit is the relay's default except the rate limits: a
-	 * closed-loop benchmark sends as fast as the relay relays, which is
-	 * what those limits exist to stop. */
-	fprintf(f, "; zkrelay-bench: every limit is the relay's default but the rate limits.\n"
+	/* Every limit not set below is the relay's default; the rate limits
+	 * are off: a closed-loop benchmark sends as fast as the relay relays,
+	 * which is what those limits exist to stop. */
+	fprintf(f, "; zkrelay-bench: every limit not set below is the relay's default.\n"
 		   "[relay]\nid = zkrelay-bench\nlisten = 127.0.0.1:%d\n"
 		   "registry_dir = %s/../registry\nallow_root = %s\n\n"
 		   "[tls]\nca_file = %s/ca.crt\ncert_file = %s/server.crt\n"
@@ -75,7 +75,10 @@ static int write_config(relayproc_t *rp)
 		   "conn_bytes_per_s = 4294967295\nconn_bytes_burst = 4294967295\n"
 		   "practice_frames_per_s = 4294967295\npractice_frames_burst = 4294967295\n"
 		   "practice_bytes_per_s = 4294967295\npractice_bytes_burst = 4294967295\n");
-	fprintf(f, "\n[audit]\nfile = off\n\n[ops]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = info\n");
+	fprintf(f, "\n[audit]\nfile = off\n\n[ops]\nlisten = 127.0.0.1:%d\n\n[log]\nlevel = info\n",
+		rp->ops_port);
+	if (extra != NULL)
+		fprintf(f, "\n%s", extra);
 	return fclose(f) == 0 ? 0 : seterr(rp, "%s: write failed", rp->conf);
 }
 
@@ -165,7 +168,8 @@ static int wait_listening(relayproc_t *rp)
 	}
 }
 
-int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir)
+int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir,
+		    const char *extra_conf)
 {
 	const char *tmp = getenv("TMPDIR");
 	char real[PATH_MAX];
@@ -189,9 +193,10 @@ int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir)
 	snprintf(rp->log, sizeof(rp->log), "%s/relay.log", rp->dir);
 	for (attempt = 0; attempt < START_ATTEMPTS && r == -1; attempt++) {
 		rp->port = harness_free_port();
-		if (rp->port <= 0)
+		rp->ops_port = harness_free_port();
+		if (rp->port <= 0 || rp->ops_port <= 0 || rp->port == rp->ops_port)
 			return seterr(rp, "no free port: %s", strerror(errno));
-		if (write_config(rp) < 0)
+		if (write_config(rp, extra_conf) < 0)
 			return -1;
 		rp->pid = spawn(rp, relay_bin);
 		if (rp->pid < 0) {

@@ -23,15 +23,19 @@ typedef struct {
 	int status;      /* waitpid() status once it has exited */
 	int exited;
 	int port;
+	int ops_port;    /* plain HTTP /metrics on 127.0.0.1 */
 	char err[512];
 } relayproc_t;
 
 /* Makes the directory, writes the config (listen on 127.0.0.1 at a free
- * port, TLS files from pki_dir, relay defaults for every limit), starts
- * relay_bin and waits up to 10 s for its "listening" log line. Retries
- * with another port when the relay exits first (another process took the
- * port). 0, or -1 with rp->err set. */
-int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir);
+ * port, the ops listener on another, TLS files from pki_dir, relay
+ * defaults for every limit unless extra_conf, INI sections appended to
+ * the file, sets them; NULL for none), starts relay_bin and waits up to
+ * 10 s for its "listening" log line. Retries with other ports when the
+ * relay exits first (another process took a port). 0, or -1 with rp->err
+ * set. */
+int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir,
+		    const char *extra_conf);
 
 /* 1 while the relay runs; reaps it once it has exited. */
 int relayproc_alive(relayproc_t *rp);

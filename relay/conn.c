@@ -334,6 +334,15 @@ static void expiry_tick(conn_t *c, int64_t now)
 	}
 }
 
+/* SSL_MODE_RELEASE_BUFFERS gives the record buffers back only when a
+ * read consumes the last record; the read that then meets an empty socket
+ * sets up a new one (16 KiB), which an idle connection would keep. One
+ * quiet tick later it goes: OpenSSL frees nothing that holds data. */
+static void release_tls_buffers(SSL *ssl)
+{
+	(void)SSL_free_buffers(ssl); /* 0: in use, kept; nothing to undo */
+}
+
 void conn_tick(relay_t *r, uint64_t now_ms)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -368,6 +377,9 @@ void conn_tick(relay_t *r, uint64_t now_ms)
 			SSL *ssl = lws_get_ssl(c->wsi);
 			if (!c->paused_by && ssl && SSL_has_pending(ssl))
 				listener_kick(c);
+			else if (ssl && !c->rx_since_tick)
+				release_tls_buffers(ssl);
+			c->rx_since_tick = 0;
 		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms < up_ms) {
 			/* Safety net, as for open connections above. */
 			SSL *ssl = lws_get_ssl(c->wsi);

@@ -75,6 +75,7 @@ struct conn {
 	uint8_t *rx;
 	size_t rx_len, rx_cap;
 	int rx_in_msg;
+	int rx_since_tick;       /* received since the last tick: not idle */
 
 	/* Destinations already audited as refused (bounded, see deliver.c). */
 	uint64_t audited[8];

@@ -86,22 +86,85 @@ void guard_thresholds(size_t n, guard_stats_t *out)
 	*out = table[bucket_of(judged(n))];
 }
 
-/* Printable ASCII, tab, LF, CR. */
-static int is_text(unsigned b)
+/* Printable ASCII, tab, LF, CR: branch-free, so the loop below
+ * vectorizes. */
+static inline uint32_t is_text(uint8_t b)
 {
-	return (b >= 0x20 && b <= 0x7e) || b == '\t' || b == '\n' || b == '\r';
+	return ((uint8_t)(b - 0x20) < 0x5f) | (b == '\t') | (b == '\n') | (b == '\r');
 }
 
-/* The per-byte work is one histogram increment and one difference; the
- * maximum and the text count are read off the histogram afterwards. */
-static uint32_t scan(const uint8_t *p, size_t n, uint32_t count[256])
+/* Counts are summed in 8-bit lanes over chunks of at most 255 bytes, so
+ * the vectorized loops need no widening inside; a chunk's sum cannot
+ * pass 255. */
+#define CHUNK 255
+
+static uint32_t count_text(const uint8_t *p, size_t n)
 {
-	/* Four partial histograms: consecutive equal bytes would otherwise
-	 * wait on each other's increment. */
-	uint32_t part[4][256], near = 0;
+	uint32_t t = 0;
+
+	for (size_t i = 0; i < n; i += CHUNK) {
+		size_t m = n - i < CHUNK ? n - i : CHUNK;
+		uint8_t s = 0;
+
+		for (size_t j = 0; j < m; j++)
+			s = (uint8_t)(s + is_text(p[i + j]));
+		t += s;
+	}
+	return t;
+}
+
+/* Pairs (p[k-1], p[k]) for k in 1..n-1, d = p[k] - p[k-1] in {255, 0, 1}
+ * <=> d + 1 in {0, 1, 2}. */
+static uint32_t count_near(const uint8_t *p, size_t n)
+{
+	uint32_t near = 0;
+
+	for (size_t i = 1; i < n; i += CHUNK) {
+		size_t m = n - i < CHUNK ? n - i : CHUNK;
+		uint8_t s = 0;
+
+		for (size_t j = 0; j < m; j++)
+			s = (uint8_t)(s + ((uint8_t)(p[i + j] - p[i + j - 1] + 1) <= 2));
+		near += s;
+	}
+	return near;
+}
+
+/* Judged bytes are at most 2 * GUARD_WINDOW, so 16-bit counts hold. */
+_Static_assert(2 * GUARD_WINDOW <= UINT16_MAX, "guard counts are 16-bit");
+
+/* Short runs: one histogram, zeroed afterwards entry by entry (cheaper
+ * than clearing all 256 for a few bytes) and the maximum kept as it goes.
+ * The relay judges on one thread; the tests run each in its own process. */
+#define SHORT_RUN 256
+static _Thread_local uint16_t short_hist[256];
+
+static uint32_t max_short(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+	uint16_t max = 0;
 	size_t i;
 
-	memset(part, 0, sizeof(part));
+	for (i = 0; i < na; i++) {
+		uint16_t c = ++short_hist[a[i]];
+		max = c > max ? c : max;
+	}
+	for (i = 0; i < nb; i++) {
+		uint16_t c = ++short_hist[b[i]];
+		max = c > max ? c : max;
+	}
+	for (i = 0; i < na; i++)
+		short_hist[a[i]] = 0;
+	for (i = 0; i < nb; i++)
+		short_hist[b[i]] = 0;
+	return max;
+}
+
+/* Four partial histograms: consecutive equal bytes would otherwise wait
+ * on each other's increment. */
+static void hist4(uint16_t part[4][256], const uint8_t *p, size_t n)
+{
+	size_t i;
+
 	for (i = 0; i + 4 <= n; i += 4) {
 		part[0][p[i]]++;
 		part[1][p[i + 1]]++;
@@ -110,31 +173,36 @@ static uint32_t scan(const uint8_t *p, size_t n, uint32_t count[256])
 	}
 	for (; i < n; i++)
 		part[0][p[i]]++;
-	for (unsigned b = 0; b < 256; b++)
-		count[b] += part[0][b] + part[1][b] + part[2][b] + part[3][b];
-	for (i = 1; i < n; i++) /* d in {255, 0, 1} <=> d + 1 in {0, 1, 2} */
-		near += (uint8_t)(p[i] - p[i - 1] + 1) <= 2;
-	return near;
 }
 
+static uint32_t max_long(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+	uint16_t part[4][256], max = 0;
+
+	memset(part, 0, sizeof(part));
+	hist4(part, a, na);
+	hist4(part, b, nb);
+	for (unsigned v = 0; v < 256; v++) {
+		uint16_t c = (uint16_t)(part[0][v] + part[1][v] + part[2][v] + part[3][v]);
+		max = c > max ? c : max;
+	}
+	return max;
+}
+
+/* The judged bytes are one run (the whole payload) or two (its first and
+ * last windows); b is empty for one. */
 void guard_stats(const uint8_t *p, size_t n, guard_stats_t *out)
 {
-	uint32_t count[256];
+	const uint8_t *a = p, *b = p;
+	size_t na = n, nb = 0;
 
-	memset(count, 0, sizeof(count));
-	memset(out, 0, sizeof(*out));
 	if (n > 2 * GUARD_WINDOW) {
-		out->near = scan(p, GUARD_WINDOW, count);
-		out->near += scan(p + n - GUARD_WINDOW, GUARD_WINDOW, count);
-	} else {
-		out->near = scan(p, n, count);
+		na = nb = GUARD_WINDOW;
+		b = p + n - GUARD_WINDOW;
 	}
-	for (unsigned b = 0; b < 256; b++) {
-		if (count[b] > out->max)
-			out->max = count[b];
-		if (is_text(b))
-			out->text += count[b];
-	}
+	out->near = count_near(a, na) + count_near(b, nb);
+	out->text = count_text(a, na) + count_text(b, nb);
+	out->max = na + nb <= SHORT_RUN ? max_short(a, na, b, nb) : max_long(a, na, b, nb);
 }
 
 int guard_ok(const uint8_t *p, size_t n)

@@ -107,11 +107,29 @@ static int on_verify(void *x509_ctx, size_t preverify_ok)
 	return 1;
 }
 
+/* The first SSL_accept runs inside the adoption, before the conn is
+ * attached (NEW_CLIENT_INSTANTIATED); a client quick enough has its whole
+ * handshake done there, with the upgrade request read ahead behind it.
+ * The TLS callbacks must find the conn then too, or nothing kicks it and
+ * the request waits for the tick. */
+static conn_t *conn_of_tls(relay_t *r, struct lws *wsi)
+{
+	conn_t *c = conn_of(wsi);
+
+	if (!c && r->adopting && r->adopting->wsi == wsi)
+		c = r->adopting;
+	return c;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
 	relay_t *r = relay_of(wsi);
 	conn_t *c = conn_of(wsi);
+
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION ||
+	    reason == LWS_CALLBACK_SSL_INFO)
+		c = conn_of_tls(r, wsi);
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:

@@ -145,43 +145,74 @@ static void refuse(conn_t *c, int err)
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, -err);
 }
 
+/* The frames of a message as its check decoded them, so that acting on
+ * them does not decode them again. A message of more frames (rare: they
+ * would be tiny) is decoded a second time instead. */
+#define RX_FRAMES 64
+
+typedef struct {
+	wire_frame_t f[RX_FRAMES];
+	size_t n;
+	int all; /* every frame of the message is in f */
+} rx_frames_t;
+
 /* Decodes the whole message once before acting on any frame, so a
  * malformed message routes nothing. Beyond the codec's rules, a data frame
  * from an endpoint must name its destination. */
-static int message_ok(const uint8_t *msg, size_t len)
+static int message_ok(const uint8_t *msg, size_t len, rx_frames_t *fr)
 {
 	wire_iter_t it;
 	wire_frame_t f;
+	size_t total = 0;
 	int rc;
 
+	fr->n = 0;
 	wire_iter_init(&it, msg, len);
-	while ((rc = wire_next(&it, &f)) == 1)
+	while ((rc = wire_next(&it, &f)) == 1) {
 		if (f.type == WIRE_DATA && f.u.data.dst.len == 0)
 			return 0;
+		if (fr->n < RX_FRAMES)
+			fr->f[fr->n++] = f;
+		total++;
+	}
+	fr->all = total == fr->n;
 	return rc == 0;
+}
+
+/* 0 to go on, -1 when out of memory (the connection must end). */
+static int dispatch(conn_t *c, const wire_frame_t *f)
+{
+	int rc = handlers[f->type](c, f);
+
+	if (rc == 1)
+		conn_close(c, LWS_CLOSE_STATUS_NORMAL, ZK_OK);
+	else if (rc == -ZK_ENOMEM)
+		return -1;
+	else if (rc < 0)
+		refuse(c, rc);
+	return 0;
 }
 
 static int handle_message(conn_t *c, const uint8_t *msg, size_t len)
 {
+	rx_frames_t fr;
 	wire_iter_t it;
 	wire_frame_t f;
-	int rc;
 
-	if (!message_ok(msg, len)) {
+	if (!message_ok(msg, len, &fr)) {
 		refuse(c, -ZK_EMALFORMED);
 		return 0;
 	}
-	wire_iter_init(&it, msg, len);
-	while (c->state == CONN_OPEN && wire_next(&it, &f) == 1) {
-		rc = handlers[f.type](c, &f);
-		if (rc == 1) {
-			conn_close(c, LWS_CLOSE_STATUS_NORMAL, ZK_OK);
-		} else if (rc == -ZK_ENOMEM) {
-			return -1;
-		} else if (rc < 0) {
-			refuse(c, rc);
-		}
+	if (fr.all) {
+		for (size_t i = 0; i < fr.n && c->state == CONN_OPEN; i++)
+			if (dispatch(c, &fr.f[i]) < 0)
+				return -1;
+		return 0;
 	}
+	wire_iter_init(&it, msg, len);
+	while (c->state == CONN_OPEN && wire_next(&it, &f) == 1)
+		if (dispatch(c, &f) < 0)
+			return -1;
 	return 0;
 }
 
@@ -223,6 +254,7 @@ int conn_on_receive(conn_t *c, const void *in, size_t len)
 	int final = lws_is_final_fragment(c->wsi);
 	int rc;
 
+	c->rx_since_tick = 1;
 	if (c->state != CONN_OPEN)
 		return 0; /* closing: whatever still arrives is not acted on */
 	if (first && !lws_frame_is_binary(c->wsi))

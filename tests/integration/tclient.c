@@ -462,10 +462,12 @@ int tclient_connect_tcp(tclient_t *c)
 	return 0;
 }
 
+static int connect_tls_shared(tclient_t *c);
+static int tls_handshake(tclient_t *c);
+
 int tclient_connect_tls(tclient_t *c)
 {
 	static const unsigned char alpn[] = "\x08http/1.1";
-	int64_t deadline;
 	int r;
 
 	if (c->stage >= STAGE_TLS)
@@ -474,6 +476,8 @@ int tclient_connect_tls(tclient_t *c)
 	if (r < 0)
 		return r;
 	ERR_clear_error();
+	if (c->o.ssl_ctx != NULL)
+		return connect_tls_shared(c);
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (c->ctx == NULL)
 		return fail_ssl(c, TCLIENT_ENOMEM, "SSL_CTX_new");
@@ -501,7 +505,30 @@ int tclient_connect_tls(tclient_t *c)
 		if (c->o.ca_file != NULL)
 			SSL_set1_host(c->ssl, c->o.server_name);
 	}
-	deadline = deadline_in(c->o.timeout_ms);
+	return tls_handshake(c);
+}
+
+/* A connection on the caller's shared context: only the certificate and
+ * key are this connection's own. */
+static int connect_tls_shared(tclient_t *c)
+{
+	c->ssl = SSL_new(c->o.ssl_ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+		return fail_ssl(c, TCLIENT_ENOMEM, "SSL_new");
+	if (c->o.cert != NULL &&
+	    (SSL_use_certificate(c->ssl, c->o.cert) != 1 ||
+	     SSL_use_PrivateKey(c->ssl, c->o.key) != 1))
+		return fail_ssl(c, TCLIENT_EINVAL, "client certificate");
+	if (c->o.server_name != NULL)
+		SSL_set_tlsext_host_name(c->ssl, c->o.server_name);
+	return tls_handshake(c);
+}
+
+static int tls_handshake(tclient_t *c)
+{
+	int64_t deadline = deadline_in(c->o.timeout_ms);
+	int r;
+
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;

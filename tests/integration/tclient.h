@@ -55,6 +55,10 @@ enum {
 /* Close code recorded for a close frame without a status code. */
 #define TCLIENT_CLOSE_NO_STATUS 1005
 
+struct ssl_ctx_st;
+struct x509_st;
+struct evp_pkey_st;
+
 typedef struct {
 	const char *host;          /* numeric address; default "127.0.0.1" */
 	int port;
@@ -70,6 +74,14 @@ typedef struct {
 	int timeout_ms;            /* bound of each blocking step; 5000 */
 	int sndbuf;                /* SO_SNDBUF before connect; 0: default */
 	int rcvbuf;                /* SO_RCVBUF before connect; 0: default */
+	/* Many connections (load tests): a caller-owned context shared by
+	 * every client that names it, used as it is (the version, CA and
+	 * file options above do not apply to it), and this connection's
+	 * certificate and key in memory. The caller keeps all three alive
+	 * until the client is freed; the client takes references only. */
+	struct ssl_ctx_st *ssl_ctx;
+	struct x509_st *cert;
+	struct evp_pkey_st *key;
 } tclient_opts_t;
 
 typedef struct tclient tclient_t;

@@ -243,6 +243,80 @@ START_TEST(test_undelivered_on_disconnect)
 }
 END_TEST
 
+/* Batching keeps order and loses nothing: two clients send interleaved
+ * batches of 1 to 16 frames of varied sizes to one data-safe, which
+ * starts reading only once both have sent everything, so the relay's
+ * queue for it coalesces frames of both senders into shared messages.
+ * Every frame arrives exactly once, in its sender's order, with its own
+ * payload and source; fewer messages arrive than frames; nothing is
+ * nacked. */
+START_TEST(test_batching_order)
+{
+	enum { N = 1000, STREAM = 3, MAXB = 16 };
+	static const char *const srcs[2] = { CLIENT_A, "practice-a/client-2" };
+	static uint8_t pay[MAXB][256];
+	harness_t *h = harness_new("batching");
+	tclient_t *safe, *cl[2];
+	uint64_t next[2] = { 0, 0 }, got[2] = { 0, 0 };
+	size_t frames = 0, messages = 0;
+	int round = 0;
+
+	START(h);
+	ENDPOINT(safe, h, "practice-a", "safe-1");
+	ENDPOINT(cl[0], h, "practice-a", "client-1");
+	ENDPOINT(cl[1], h, "practice-a", "client-2");
+
+	while (next[0] < N || next[1] < N) {
+		for (int k = 0; k < 2; k++) {
+			tclient_data_t d[MAXB];
+			size_t n = 0, want = 1 + (size_t)(round * 7 + k * 5) % MAXB;
+
+			for (; n < want && next[k] < N; n++, next[k]++) {
+				size_t len = 16 + (size_t)(next[k] * 13 + (uint64_t)k * 101) % 240;
+
+				harness_payload(pay[n], len, TAG(STREAM, next[k], k + 1));
+				d[n] = (tclient_data_t){ .dst = SAFE_A, .stream = STREAM,
+							 .seq = next[k], .payload = pay[n],
+							 .len = len };
+			}
+			if (n)
+				ck_assert_int_eq(tclient_send_batch(cl[k], d, n), 0);
+		}
+		round++;
+	}
+
+	while (frames < 2 * N) {
+		const Zkrelay__V1__Frame *f;
+		char m[256];
+		const char *e;
+		int k;
+
+		NEXT(safe, f, WAIT_MS);
+		ck_assert_msg(f->body_case == F_DATA, "frame %zu: %s instead of data", frames,
+			      tclient_frame_name(f));
+		k = strcmp(f->data->src, srcs[0]) == 0 ? 0 : 1;
+		ck_assert_uint_lt(got[k], N);
+		e = itest_check_data(f, srcs[k], STREAM, got[k],
+				     16 + (size_t)(got[k] * 13 + (uint64_t)k * 101) % 240,
+				     TAG(STREAM, got[k], k + 1), m, sizeof(m));
+		ck_assert_msg(e == NULL, "from %s: %s", srcs[k], e);
+		got[k]++;
+		frames++;
+		if (tclient_frames_buffered(safe) == 0)
+			messages++; /* that was the last frame of its message */
+	}
+	ck_assert_msg(messages < frames, "%zu frames came in %zu messages: nothing was batched",
+		      frames, messages);
+	EXPECT_QUIET(safe);
+	EXPECT_QUIET(cl[0]);
+	EXPECT_QUIET(cl[1]);
+	tclient_free(cl[0]);
+	tclient_free(cl[1]);
+	tclient_free(safe);
+	harness_free(h);
+}
+END_TEST
+
 Suite *delivery_suite(void)
 {
 	Suite *s = suite_create("delivery");
@@ -251,6 +325,7 @@ Suite *delivery_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_slow_receiver);
 	tcase_add_test(tc, test_undelivered_on_disconnect);
+	tcase_add_test(tc, test_batching_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -336,6 +336,50 @@ START_TEST(test_pop_fifo)
 }
 END_TEST
 
+/* Batching keeps order and loses nothing, and batches as far as it can:
+ * small frames pushed in bursts, blocks popped at random moments (as the
+ * transport takes them while senders go on), thousands of frames. Every
+ * frame comes out once, whole and in order (check_block), and a block
+ * that has a successor was closed only because the next frame did not
+ * fit: frames waiting together leave together. */
+START_TEST(test_batching_order)
+{
+	queue_pool_t pool;
+	queue_t q;
+	log_t *log = log_new();
+	uint64_t rng = 777 + (uint64_t)_i;
+	size_t blocks = 0;
+
+	queue_pool_init(&pool, HEADROOM, BLOCK, 4);
+	queue_init(&q);
+	while (log->n < MAX_FRAMES - 64) {
+		int burst = 1 + (int)(rng_next(&rng) % 48);
+
+		for (int i = 0; i < burst; i++)
+			push(&q, &pool, log, 4 + (size_t)(rng_next(&rng) % (_i ? 300 : 60)));
+		while (q.head != NULL && rng_next(&rng) % 3 != 0) {
+			queue_block_t *b = queue_pop(&q);
+			int more = q.head != NULL;
+
+			check_block(&pool, log, b);
+			if (more)
+				ck_assert_msg(b->len + log->len[log->next] > b->cap,
+					      "block closed at %zu of %zu bytes, next frame %zu "
+					      "would have fit", b->len, b->cap,
+					      log->len[log->next]);
+			log->queued -= b->len;
+			ck_assert_uint_eq(q.bytes, log->queued);
+			queue_release(&pool, b);
+			blocks++;
+		}
+	}
+	drain(&q, &pool, log);
+	ck_assert_uint_lt(blocks, log->n / 4); /* small frames share blocks */
+	queue_pool_free(&pool);
+	free(log);
+}
+END_TEST
+
 /* ---- pool --------------------------------------------------------- */
 
 /* Steady state: send and release over and over; after the first round the
@@ -559,6 +603,7 @@ Suite *queue_suite(void)
 	tcase_add_test(layout, test_large_frame_first);
 	tcase_add_loop_test(layout, test_headroom, 0, 4);
 	tcase_add_test(order, test_pop_fifo);
+	tcase_add_loop_test(order, test_batching_order, 0, 2);
 	tcase_add_test(pool, test_pool_reuse);
 	tcase_add_test(pool, test_pool_shared);
 	tcase_add_test(pool, test_free_max);

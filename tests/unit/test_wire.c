@@ -608,6 +608,52 @@ START_TEST(test_data_size)
 }
 END_TEST
 
+/* wire_put_data() writes Data frames without the tables; it must write
+ * the very bytes wire_put_frame() writes for the same frame, and fail the
+ * same way when they do not fit. */
+START_TEST(test_data_direct_equals_tables)
+{
+	static const size_t lens[] = { 0, 1, 5, 127, 128, WIRE_MAX_ADDR };
+	static const uint64_t nums[] = { 0, 1, 127, 128, 16384, UINT32_MAX, 1ull << 35,
+					 UINT64_MAX };
+	static const size_t payloads[] = { 1, 127, 128, 16383, 16384, WIRE_MAX_PAYLOAD };
+	static uint8_t a[WIRE_MAX_PAYLOAD + 512], b[WIRE_MAX_PAYLOAD + 512];
+
+	for (size_t d = 0; d < ARRAY_LEN(lens); d++)
+	for (size_t s = 0; s < ARRAY_LEN(lens); s++)
+	for (size_t k = 0; k < ARRAY_LEN(nums); k++)
+	for (size_t p = 0; p < ARRAY_LEN(payloads); p++) {
+		wire_frame_t f = { .type = WIRE_DATA };
+		buf_writer_t wa, wb;
+		uint32_t stream = (uint32_t)(nums[k] > UINT32_MAX ? UINT32_MAX : nums[k]);
+
+		if (lens[d] == 0 && lens[s] == 0)
+			continue;
+		f.u.data.dst = (wire_slice_t){ (const uint8_t *)addr_max, lens[d] };
+		f.u.data.src = (wire_slice_t){ (const uint8_t *)addr_max, lens[s] };
+		f.u.data.stream = stream;
+		f.u.data.seq = nums[ARRAY_LEN(nums) - 1 - k];
+		f.u.data.payload = (wire_slice_t){ payload_max, payloads[p] };
+		buf_writer_init(&wa, a, sizeof(a));
+		buf_writer_init(&wb, b, sizeof(b));
+		wire_put_frame(&wa, &f);
+		wire_put_data(&wb, f.u.data.dst.p, lens[d], f.u.data.src.p, lens[s], stream,
+			      f.u.data.seq, payload_max, payloads[p]);
+		ck_assert(buf_writer_ok(&wa) && buf_writer_ok(&wb));
+		ck_assert_uint_eq(wa.len, wb.len);
+		ck_assert_mem_eq(a, b, wa.len);
+		ck_assert_uint_eq(wb.len, wire_data_size(lens[d], lens[s], stream, f.u.data.seq,
+							 payloads[p]));
+		/* One byte short: nothing written, the writer marked. */
+		buf_writer_init(&wb, b, wa.len - 1);
+		wire_put_data(&wb, f.u.data.dst.p, lens[d], f.u.data.src.p, lens[s], stream,
+			      f.u.data.seq, payload_max, payloads[p]);
+		ck_assert(!buf_writer_ok(&wb));
+		ck_assert_uint_eq(wb.len, 0);
+	}
+}
+END_TEST
+
 /* WIRE_DATA_OVERHEAD bounds what a delivered entry adds to payload and
  * src; the relay sizes outgoing messages with it. */
 START_TEST(test_data_overhead)
@@ -1157,6 +1203,7 @@ Suite *wire_suite(void)
 	tcase_add_test(rt, test_resend_stamped);
 	tcase_add_test(enc, test_data_size);
 	tcase_add_test(enc, test_data_overhead);
+	tcase_add_test(enc, test_data_direct_equals_tables);
 	tcase_add_test(enc, test_put_all_or_nothing);
 	tcase_add_test(enc, test_put_bad_type);
 	tcase_add_test(strict, test_unknown_field);
