@@ -673,6 +673,34 @@ static pid_t spawn_relay(harness_t *h, const char *config, const char *log_path)
 	return spawn_child(argv, out_path, 1, log_path, 0);
 }
 
+/* Starts the relay with the config already written and waits until it
+ * logs "listening" (0), exits first (1, with its wait status in *status:
+ * most likely its port was taken), or deadline passes (-1, killed). -1
+ * also if it cannot be started. */
+static int launch(harness_t *h, const char *config, const char *log_path, int64_t deadline,
+		  int *status)
+{
+	h->pid = spawn_relay(h, config, log_path);
+	if (h->pid < 0) {
+		h->pid = 0;
+		return seterr(h, "fork: %s", strerror(errno));
+	}
+	for (;;) {
+		if (harness_log_find(h, "\"event\":\"listening\"", NULL))
+			return 0;
+		if (waitpid(h->pid, status, WNOHANG) == h->pid) {
+			h->pid = 0;
+			return 1;
+		}
+		if (harness_now_ms() > deadline) {
+			kill_relay(h);
+			return seterr(h, "relay not listening after %d ms; see %s", LISTEN_WAIT_MS,
+				      log_path);
+		}
+		harness_sleep_ms(10);
+	}
+}
+
 int harness_start(harness_t *h)
 {
 	const char *config = harness_path(h, "relay.conf");
@@ -684,36 +712,19 @@ int harness_start(harness_t *h)
 	if (h->pid > 0)
 		return seterr(h, "relay already running");
 	for (attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-		int64_t deadline = harness_now_ms() + LISTEN_WAIT_MS;
-		int status;
+		int status = 0, rc;
 
 		h->port = harness_free_port();
 		if (h->port <= 0)
 			return seterr(h, "no free port");
 		if (write_config(h, config) < 0)
 			return -1;
-		h->pid = spawn_relay(h, config, log_path);
-		if (h->pid < 0) {
-			h->pid = 0;
-			return seterr(h, "fork: %s", strerror(errno));
-		}
-		for (;;) {
-			if (harness_log_find(h, "\"event\":\"listening\"", NULL))
-				return 0;
-			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-				h->pid = 0;
-				seterr(h, "relay exited (status 0x%x) before listening; see %s",
-				       status, log_path);
-				harness_sleep_ms(200);
-				break;
-			}
-			if (harness_now_ms() > deadline) {
-				kill_relay(h);
-				return seterr(h, "relay not listening after %d ms; see %s",
-					      LISTEN_WAIT_MS, log_path);
-			}
-			harness_sleep_ms(10);
-		}
+		rc = launch(h, config, log_path, harness_now_ms() + LISTEN_WAIT_MS, &status);
+		if (rc <= 0)
+			return rc;
+		/* Another process took the port first: try another one. */
+		seterr(h, "relay exited (status 0x%x) before listening; see %s", status, log_path);
+		harness_sleep_ms(200);
 	}
 	return -1;
 }
@@ -947,27 +958,10 @@ int harness_restart(harness_t *h)
 	if (write_config(h, config) < 0)
 		return -1;
 	for (;;) {
-		int status;
+		int status = 0, rc = launch(h, config, log_path, deadline, &status);
 
-		h->pid = spawn_relay(h, config, log_path);
-		if (h->pid < 0) {
-			h->pid = 0;
-			return seterr(h, "fork: %s", strerror(errno));
-		}
-		for (;;) {
-			if (harness_log_find(h, "\"event\":\"listening\"", NULL))
-				return 0;
-			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-				h->pid = 0;
-				break;
-			}
-			if (harness_now_ms() > deadline) {
-				kill_relay(h);
-				return seterr(h, "restarted relay not listening after %d ms; see %s",
-					      LISTEN_WAIT_MS, log_path);
-			}
-			harness_sleep_ms(10);
-		}
+		if (rc <= 0)
+			return rc;
 		/* Most likely the port is still held: try again shortly. */
 		if (harness_now_ms() > deadline)
 			return seterr(h, "restarted relay exited before listening on port %d; see %s",
