@@ -253,6 +253,7 @@ int conn_on_established(conn_t *c)
 		return -1;
 	c->state = CONN_OPEN;
 	c->opened_ms = uv_now(c->relay->loop);
+	c->last_rx_ms = c->opened_ms;
 	audit_connect(c->relay->audit, c->ident.addr);
 	/* The hello must follow within hello_s (conn_tick): a timeout set
 	 * here could be ignored by libwebsockets when this runs outside its
@@ -337,66 +338,125 @@ static void expiry_tick(conn_t *c, int64_t now)
 /* SSL_MODE_RELEASE_BUFFERS gives the record buffers back only when a
  * read consumes the last record; the read that then meets an empty socket
  * sets up a new one (16 KiB), which an idle connection would keep. One
- * quiet tick later it goes: OpenSSL frees nothing that holds data. */
-static void release_tls_buffers(SSL *ssl)
+ * quiet tick later it goes: OpenSSL frees nothing that holds data (then
+ * it returns 0 and the connection is looked at again next tick). Once
+ * given back, the tick leaves the TLS layer alone until traffic comes:
+ * with thousands of idle connections, touching each one's SSL every tick
+ * cost more than their handshakes. */
+static void tls_tick(conn_t *c)
 {
-	(void)SSL_free_buffers(ssl); /* 0: in use, kept; nothing to undo */
+	SSL *ssl = lws_get_ssl(c->wsi);
+
+	if (!ssl || c->tls_idle)
+		return;
+	/* Safety net for listener_kick(): records read ahead behind one that
+	 * gave libwebsockets no payload (a frame header alone) produce no
+	 * callback that would kick. */
+	if (!c->paused_by && SSL_has_pending(ssl))
+		listener_kick(c);
+	else if (!c->rx_since_tick)
+		c->tls_idle = SSL_free_buffers(ssl) == 1;
+	c->rx_since_tick = 0;
+}
+
+/* A ping after ping_s without any frame from the peer, the hang-up after
+ * idle_s. Traffic of any kind counts (conn_note_rx), so busy connections
+ * are never pinged. */
+static void liveness_tick(conn_t *c, uint64_t now_ms)
+{
+	const relay_t *r = c->relay;
+	uint64_t quiet = now_ms - c->last_rx_ms;
+
+	if (quiet >= (uint64_t)r->cfg.idle_s * 1000) {
+		zlog(ZLOG_INFO, "timeout", "ss", "phase", "idle", "endpoint", c->log_id);
+		metrics.idle_timeouts++;
+		conn_kill(c);
+		c->state = CONN_CLOSING;
+	} else if (quiet >= (uint64_t)r->cfg.ping_s * 1000 && c->ping_state == CONN_PING_NONE) {
+		c->ping_state = CONN_PING_DUE;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+/* Deadlines of connections not open yet; 1 if the connection was cut. */
+static int setup_tick(conn_t *c, uint64_t now_ms)
+{
+	const relay_t *r = c->relay;
+
+	if (c->state == CONN_TLS) {
+		SSL *ssl = lws_get_ssl(c->wsi);
+		if (ssl && SSL_is_init_finished(ssl)) {
+			conn_tls_done(c);
+			c->state = CONN_UPGRADE;
+			c->tls_done_ms = now_ms;
+		} else if (now_ms - c->accepted_ms >= (uint64_t)r->cfg.tls_handshake_s * 1000) {
+			zlog(ZLOG_INFO, "timeout", "s", "phase", "tls_handshake");
+			metrics.handshakes[HS_TIMEOUT]++;
+			c->hs_counted = 1;
+			goto cut;
+		}
+	} else if (c->state == CONN_UPGRADE) {
+		if (now_ms - c->tls_done_ms >= (uint64_t)r->cfg.upgrade_s * 1000) {
+			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
+			metrics.refused_conns[REFUSE_UPGRADE_TIMEOUT]++;
+			goto cut;
+		}
+		/* Safety net, as in tls_tick(). */
+		SSL *ssl = lws_get_ssl(c->wsi);
+		if (ssl && SSL_has_pending(ssl))
+			listener_kick(c);
+	} else if (c->state == CONN_OPEN && !c->hello_done &&
+		   now_ms - c->opened_ms >= (uint64_t)r->cfg.hello_s * 1000) {
+		zlog(ZLOG_INFO, "timeout", "s", "phase", "hello");
+		metrics.refused_conns[REFUSE_HELLO_TIMEOUT]++;
+		goto cut;
+	}
+	return 0;
+cut:
+	conn_kill(c);
+	c->state = CONN_CLOSING;
+	return 1;
 }
 
 void conn_tick(relay_t *r, uint64_t now_ms)
 {
 	int64_t now = (int64_t)time(NULL);
-	const uint64_t tls_ms = (uint64_t)r->cfg.tls_handshake_s * 1000;
-	const uint64_t up_ms = (uint64_t)r->cfg.upgrade_s * 1000;
 
 	for (conn_t *c = r->conns; c; c = c->next) {
-		if (c->state == CONN_TLS) {
-			SSL *ssl = lws_get_ssl(c->wsi);
-			if (ssl && SSL_is_init_finished(ssl)) {
-				conn_tls_done(c);
-				c->state = CONN_UPGRADE;
-				c->tls_done_ms = now_ms;
-			} else if (now_ms - c->accepted_ms >= tls_ms) {
-				zlog(ZLOG_INFO, "timeout", "s", "phase", "tls_handshake");
-				metrics.handshakes[HS_TIMEOUT]++;
-				c->hs_counted = 1;
-				conn_kill(c);
-				c->state = CONN_CLOSING;
-			}
-		} else if (c->state == CONN_OPEN && !c->hello_done &&
-			   now_ms - c->opened_ms >= (uint64_t)r->cfg.hello_s * 1000) {
-			zlog(ZLOG_INFO, "timeout", "s", "phase", "hello");
-			metrics.refused_conns[REFUSE_HELLO_TIMEOUT]++;
-			conn_kill(c);
-			c->state = CONN_CLOSING;
-		} else if (c->state == CONN_OPEN) {
+		if ((c->state != CONN_OPEN || !c->hello_done) && setup_tick(c, now_ms))
+			continue;
+		if (c->state == CONN_OPEN)
 			expiry_tick(c, now);
-			/* Safety net for listener_kick(): records read ahead
-			 * behind one that gave libwebsockets no payload (a frame
-			 * header alone) produce no callback that would kick. */
-			SSL *ssl = lws_get_ssl(c->wsi);
-			if (!c->paused_by && ssl && SSL_has_pending(ssl))
-				listener_kick(c);
-			else if (ssl && !c->rx_since_tick)
-				release_tls_buffers(ssl);
-			c->rx_since_tick = 0;
-		} else if (c->state == CONN_UPGRADE && now_ms - c->tls_done_ms < up_ms) {
-			/* Safety net, as for open connections above. */
-			SSL *ssl = lws_get_ssl(c->wsi);
-			if (ssl && SSL_has_pending(ssl))
-				listener_kick(c);
-		} else if (c->state == CONN_UPGRADE) {
-			zlog(ZLOG_INFO, "timeout", "s", "phase", "upgrade");
-			metrics.refused_conns[REFUSE_UPGRADE_TIMEOUT]++;
-			conn_kill(c);
-			c->state = CONN_CLOSING;
-		}
+		if (c->state == CONN_OPEN)
+			liveness_tick(c, now_ms);
+		if (c->state == CONN_OPEN)
+			tls_tick(c);
 	}
+}
+
+/* One write per callback: the ping goes alone, queued frames follow in
+ * the next one. It carries a payload because libwebsockets 4.1 passes
+ * no empty pong on (LWS_CALLBACK_RECEIVE_PONG), and the pong echoes it. */
+static int send_ping(conn_t *c)
+{
+	static const char payload[] = "zkrelay";
+	uint8_t buf[LWS_PRE + sizeof(payload)];
+
+	c->ping_state = CONN_PING_SENT;
+	memcpy(buf + LWS_PRE, payload, sizeof(payload));
+	if (lws_write(c->wsi, buf + LWS_PRE, sizeof(payload), LWS_WRITE_PING) < 0)
+		return -1;
+	if (c->q.head || c->write_requested)
+		lws_callback_on_writable(c->wsi);
+	return 0;
 }
 
 int conn_on_writeable(conn_t *c)
 {
 	if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
 		return 0;
+	c->tls_idle = 0; /* writing sets up a record buffer */
+	if (c->state == CONN_OPEN && c->ping_state == CONN_PING_DUE)
+		return send_ping(c);
 	return deliver_flush(c);
 }

@@ -22,6 +22,8 @@ struct lws;
 
 #define CONN_WROTE_MAX 8
 
+enum { CONN_PING_NONE = 0, CONN_PING_DUE, CONN_PING_SENT };
+
 typedef enum {
 	CONN_TLS = 0,   /* TCP accepted, TLS handshake running */
 	CONN_UPGRADE,   /* TLS done, waiting for the WebSocket upgrade */
@@ -76,6 +78,9 @@ struct conn {
 	size_t rx_len, rx_cap;
 	int rx_in_msg;
 	int rx_since_tick;       /* received since the last tick: not idle */
+	uint64_t last_rx_ms;     /* last frame of any kind, for ping_s/idle_s */
+	uint8_t ping_state;      /* CONN_PING_* */
+	uint8_t tls_idle;        /* TLS buffers given back: the tick skips it */
 
 	/* Destinations already audited as refused (bounded, see deliver.c). */
 	uint64_t audited[8];
@@ -122,7 +127,17 @@ int conn_token_expired(const conn_t *c, int64_t now);
 /* Drops the connection without a close handshake (timeouts, drain
  * deadline); safe to call from outside libwebsockets callbacks. */
 void conn_kill(conn_t *c);
-/* Handshake and upgrade deadlines for connections not yet open. */
+/* Deadlines (TLS handshake, upgrade, hello, token expiry), pings after
+ * ping_s without traffic, the hang-up after idle_s, and giving quiet
+ * connections' TLS buffers back. */
 void conn_tick(relay_t *r, uint64_t now_ms);
+/* A frame of any kind arrived: the connection is alive and busy. */
+static inline void conn_note_rx(conn_t *c)
+{
+	c->rx_since_tick = 1;
+	c->tls_idle = 0;
+	c->ping_state = CONN_PING_NONE;
+	c->last_rx_ms = uv_now(c->relay->loop);
+}
 
 #endif

@@ -171,6 +171,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		listener_kick(c);
 		return conn_on_receive(c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c)
+			conn_note_rx(c);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? conn_on_writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
@@ -260,11 +264,14 @@ static void lws_log_emit(int level, const char *line)
 int listener_start(relay_t *r, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
-	static lws_retry_bo_t idle;
+	/* No validity timers: libwebsockets keeps every timer in one sorted
+	 * list, so one per connection made each new connection's timeouts
+	 * cost O(connections) to insert. Pings and idle hang-ups are done in
+	 * conn_tick() instead. */
+	static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0,
+						    .secs_since_valid_hangup = 0 };
 	void *loops[1] = { r->loop };
 
-	idle.secs_since_valid_ping = (uint16_t)r->cfg.ping_s;
-	idle.secs_since_valid_hangup = (uint16_t)r->cfg.idle_s;
 	lws_set_log_level(getenv("ZK_LWS_DEBUG") ? 0xff : (LLL_ERR | LLL_WARN), lws_log_emit);
 
 	memset(&info, 0, sizeof(info));
@@ -288,9 +295,12 @@ int listener_start(relay_t *r, char *err, size_t errlen)
 	info.timeout_secs = r->cfg.tls_handshake_s;
 	info.timeout_secs_ah_idle = r->cfg.upgrade_s;
 	info.keepalive_timeout = (int)r->cfg.upgrade_s;
-	info.retry_and_idle_policy = &idle;
+	info.retry_and_idle_policy = &no_validity;
 	info.pt_serv_buf_size = 64 * 1024;
-	info.fd_limit_per_thread = r->cfg.max_connections + 64;
+	/* fd_limit_per_thread stays unset: below the process's descriptor
+	 * limit it makes libwebsockets find a connection by scanning its
+	 * whole table on every event. max_connections is enforced in
+	 * on_filter_network(), the descriptor limit raised in main.c. */
 
 	r->lws = lws_create_context(&info);
 	if (!r->lws) {

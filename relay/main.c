@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #include "zkerr.h"
 
 #define TICK_MS 100
+/* Descriptors beside the connections: listeners, ops, logs, audit, registry. */
+#define FD_RESERVE 64
 
 static void usage(FILE *f)
 {
@@ -291,6 +294,27 @@ static int shed_privileges(relay_t *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every connection is a descriptor: the soft limit goes up to the hard
+ * one (often 1024 and far more), and a hard limit too low for
+ * max_connections is said at start, not found out at the first refused
+ * accept. */
+static void raise_fd_limit(const relay_t *r)
+{
+	struct rlimit rl;
+	const rlim_t need = (rlim_t)r->cfg.max_connections + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		zlog(ZLOG_WARN, "fd_limit_low", "dd", "limit", (int)rl.rlim_cur,
+		     "max_connections", (int)r->cfg.max_connections);
+}
+
 static int run(relay_t *r)
 {
 	uv_loop_t loop;
@@ -298,6 +322,7 @@ static int run(relay_t *r)
 	int rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(r);
 	if (uv_loop_init(&loop))
 		return 1;
 	r->loop = &loop;

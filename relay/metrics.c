@@ -132,6 +132,8 @@ static void relay_metrics(out_t *o, const metrics_now_t *now)
 	      (double)now->queue_total_max);
 	counter(o, "zkrelay_backpressure_pauses_total", "Times a sender stopped being read.",
 		m->backpressure_pauses);
+	counter(o, "zkrelay_idle_timeouts_total",
+		"Connections hung up after idle_s without a frame or pong.", m->idle_timeouts);
 	head(o, "zkrelay_token_verifications_total", "counter", "Access-token checks by result.");
 	put(o, "zkrelay_token_verifications_total{result=\"ok\"} %llu\n",
 	    (unsigned long long)m->token_ok);

@@ -41,6 +41,7 @@ typedef struct {
 	uint64_t frames_relayed, bytes_relayed;
 	uint64_t frames_refused[ZK_REASON_COUNT];
 	uint64_t backpressure_pauses;
+	uint64_t idle_timeouts;      /* hung up after idle_s without a frame */
 	uint64_t token_ok, token_invalid;
 	uint64_t reload_ok, reload_failed;
 	double last_reload_ok; /* Unix seconds */

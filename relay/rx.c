@@ -254,7 +254,7 @@ int conn_on_receive(conn_t *c, const void *in, size_t len)
 	int final = lws_is_final_fragment(c->wsi);
 	int rc;
 
-	c->rx_since_tick = 1;
+	conn_note_rx(c);
 	if (c->state != CONN_OPEN)
 		return 0; /* closing: whatever still arrives is not acted on */
 	if (first && !lws_frame_is_binary(c->wsi))

@@ -4,6 +4,7 @@
  * a 100 ms tick, so "shortly after" allows one second of slack.
  * (tls_handshake_s is tested in test_limits.c.) */
 #include <poll.h>
+#include <stdlib.h>
 
 #include "itest.h"
 
@@ -214,19 +215,55 @@ START_TEST(test_idle_reader_stays)
 END_TEST
 
 /* A client that neither sends nor reads (so never answers a ping) is
- * closed after idle_s, not before. */
+ * closed after idle_s, not before, and counted. */
 START_TEST(test_idle_silent_closed)
 {
 	harness_t *h = harness_new("idlesilent");
 	tclient_t *c;
+	char *scrape;
 	int64_t t0;
+	int port;
 
 	harness_set_int(h, "timeouts", "ping_s", PING_S);
 	harness_set_int(h, "timeouts", "idle_s", IDLE_S);
-	START(h);
+	port = itest_start_with_ops(h);
 	ENDPOINT(c, h, "practice-a", "client-1");
 	t0 = harness_now_ms();
 	expect_closed_at(c, t0, IDLE_S, "silent client");
+	scrape = itest_scrape(port);
+	ck_assert_double_eq(itest_sample(scrape, "zkrelay_idle_timeouts_total"), 1);
+	free(scrape);
+	tclient_free(c);
+	harness_free(h);
+}
+END_TEST
+
+/* Any frame counts as a sign of life, not only a pong: a client that
+ * keeps sending is never pinged, long past ping_s, and nothing is
+ * counted as idle. */
+START_TEST(test_busy_not_pinged)
+{
+	harness_t *h = harness_new("busynoping");
+	tclient_t *c, *safe;
+	char *scrape;
+	int port;
+
+	harness_set_int(h, "timeouts", "ping_s", PING_S);
+	harness_set_int(h, "timeouts", "idle_s", IDLE_S);
+	port = itest_start_with_ops(h);
+	ENDPOINT(c, h, "practice-a", "client-1");
+	ENDPOINT(safe, h, "practice-a", "safe-1");
+	for (uint64_t seq = 1; seq <= 8; seq++) {
+		SEND(c, SAFE_A, 1, seq, 300, TAG(1, seq, 0));
+		EXPECT_DATA(safe, WAIT_MS, CLIENT_A, 1, seq, 300, TAG(1, seq, 0));
+		ck_assert_msg(!ping_seen(c, PING_S * 1000 / 2),
+			      "a client sending every %d ms was pinged (ping_s %d)",
+			      PING_S * 1000 / 2, PING_S);
+	}
+	scrape = itest_scrape(port);
+	ck_assert_double_eq(itest_sample(scrape, "zkrelay_idle_timeouts_total"), 0);
+	free(scrape);
+	tclient_free(safe);
 	tclient_free(c);
 	harness_free(h);
 }
@@ -243,6 +280,7 @@ Suite *timeouts_suite(void)
 	tcase_add_test(tc, test_hello_in_time);
 	tcase_add_test(tc, test_idle_reader_stays);
 	tcase_add_test(tc, test_idle_silent_closed);
+	tcase_add_test(tc, test_busy_not_pinged);
 	suite_add_tcase(s, tc);
 	return s;
 }
