@@ -53,6 +53,7 @@ struct conn {
 	uint8_t spki[32];       /* SHA-256 of the certificate's SPKI (token cnf) */
 	int hello_done;
 	token_claims_t *token;  /* current access token, NULL if none */
+	int64_t token_exp;      /* its exp claim */
 	int64_t expired_at;     /* wall time routing stopped on expiry, 0 if not */
 
 	/* Rate limits on data frames: this connection's own buckets and its

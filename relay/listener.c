@@ -93,14 +93,15 @@ static int on_load_ssl_ctx(relay_t *r, SSL_CTX *ctx)
 	return 0;
 }
 
-/* len carries OpenSSL's verdict for this certificate in the chain. A
- * non-zero return refuses it; libwebsockets would otherwise let a failed
- * client certificate through. */
+/* len carries OpenSSL's verdict for this certificate in the chain, to
+ * which tls_verify_depth() adds revocation. A non-zero return refuses it;
+ * libwebsockets would otherwise let a failed client certificate through. */
 static int on_verify(void *x509_ctx, size_t preverify_ok)
 {
-	if (preverify_ok)
-		return 0;
 	X509_STORE_CTX *xs = x509_ctx;
+
+	if (tls_verify_depth(preverify_ok == 1, xs))
+		return 0;
 	int e = X509_STORE_CTX_get_error(xs);
 	zlog(ZLOG_INFO, "client_cert_refused", "sd", "reason",
 	     X509_verify_cert_error_string(e), "depth", X509_STORE_CTX_get_error_depth(xs));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "crlset.h"
 #include "zkerr.h"
 
 static int fail(char *err, size_t errlen, const char *what, const char *file)
@@ -21,27 +22,20 @@ static int fail(char *err, size_t errlen, const char *what, const char *file)
 	return -ZK_ECERT;
 }
 
-static int load_crl(X509_STORE *store, const char *file, char *err, size_t errlen)
+/* The CRLs, each verified once here, checked in every handshake by
+ * tls_verify_depth(): OpenSSL's own CRL check would verify each CRL's
+ * signature again for every certificate of every handshake. */
+static int attach_crls(X509_STORE *store, const char *file, char *err, size_t errlen)
 {
-	FILE *f = fopen(file, "r");
-	X509_CRL *crl;
-	int n = 0;
+	crlset_t *set;
+	int rc = crlset_load(store, file, time(NULL), &set, err, errlen);
 
-	if (!f)
-		return fail(err, errlen, "cannot open CRL", file);
-	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
-		int ok = X509_STORE_add_crl(store, crl);
-		X509_CRL_free(crl);
-		if (!ok) {
-			fclose(f);
-			return fail(err, errlen, "cannot add CRL from", file);
-		}
-		n++;
+	if (rc)
+		return rc;
+	if (crlset_attach(store, set)) {
+		crlset_free(set);
+		return fail(err, errlen, "cannot attach the CRLs of", file);
 	}
-	fclose(f);
-	ERR_clear_error(); /* the end of the PEM stream reads as an error */
-	if (n == 0)
-		return fail(err, errlen, "no CRL in", file);
 	return 0;
 }
 
@@ -71,10 +65,7 @@ int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errl
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   SSL_CTX_get_verify_callback(ctx));
-	if (load_crl(store, crl_file, err, errlen))
-		return -ZK_ECERT;
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	return 0;
+	return attach_crls(store, crl_file, err, errlen) ? -ZK_ECERT : 0;
 }
 
 int tls_check_files(const char *ca, const char *cert, const char *key, const char *crl,
@@ -110,9 +101,8 @@ static X509_STORE *new_store(const char *ca, const char *crl, char *err, size_t 
 		fail(err, errlen, "cannot load CA file", ca);
 		goto bad;
 	}
-	if (load_crl(store, crl, err, errlen))
+	if (attach_crls(store, crl, err, errlen))
 		goto bad;
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	return store;
 bad:
 	X509_STORE_free(store);
@@ -142,6 +132,16 @@ int tls_reload(SSL_CTX *ctx, const char *ca, const char *cert, const char *key,
 	return 0;
 }
 
+int tls_verify_depth(int preverify_ok, X509_STORE_CTX *xs)
+{
+	return preverify_ok == 1 && crlset_verify_depth(xs);
+}
+
+static int recheck_cb(int ok, X509_STORE_CTX *xs)
+{
+	return tls_verify_depth(ok, xs);
+}
+
 int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
 {
 	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
@@ -156,6 +156,7 @@ int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
 	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), cert,
 				SSL_get_peer_cert_chain(ssl)) == 1) {
 		X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT);
+		X509_STORE_CTX_set_verify_cb(xs, recheck_cb);
 		ok = X509_verify_cert(xs) == 1;
 	}
 	X509_STORE_CTX_free(xs);

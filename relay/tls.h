@@ -23,6 +23,10 @@ int tls_apply_profile(SSL_CTX *ctx, const char *crl_file, char *err, size_t errl
  * changes unless all of them load. */
 int tls_reload(SSL_CTX *ctx, const char *ca, const char *cert, const char *key,
 	       const char *crl, char *err, size_t errlen);
+/* The verify callback's verdict for one certificate of a client chain:
+ * OpenSSL's (preverify_ok), then revocation against the CRLs loaded with
+ * the store (crlset.h). 1 to go on, 0 with the context's error set. */
+int tls_verify_depth(int preverify_ok, X509_STORE_CTX *xs);
 /* 1 if the peer certificate of ssl still verifies against ctx's store
  * (CA and CRL as now loaded). */
 int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl);
