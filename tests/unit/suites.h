@@ -9,6 +9,7 @@ Suite *audit_suite(void);
 Suite *b64url_suite(void);
 Suite *buf_suite(void);
 Suite *config_suite(void);
+Suite *crlset_suite(void);
 Suite *docfile_suite(void);
 Suite *docproto_suite(void);
 Suite *e2e_session_suite(void);

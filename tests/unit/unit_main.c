@@ -12,6 +12,7 @@ static Suite *(*const suites[])(void) = {
 	b64url_suite,
 	buf_suite,
 	config_suite,
+	crlset_suite,
 	docfile_suite,
 	docproto_suite,
 	e2e_session_suite,
