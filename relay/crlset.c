@@ -14,7 +14,6 @@ typedef struct {
 	X509_CRL *crl;
 	X509 *ca; /* the CA certificate whose key verified the CRL */
 	time_t this_update, next_update;
-	int has_next;
 } crl_entry_t;
 
 struct crlset {
@@ -114,17 +113,18 @@ static int add(crlset_t *s, X509_STORE *store, X509_CRL *crl, time_t now, const 
 	char issuer[256];
 
 	X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
-	e.has_next = next != NULL;
 	if (s->n == CRLSET_MAX)
 		why = "too many CRLs in one file";
 	else if ((why = unsupported(crl)))
 		;
+	else if (!next)
+		why = "no nextUpdate (RFC 5280 requires one)";
 	else if (to_time(X509_CRL_get0_lastUpdate(crl), &e.this_update) ||
-		 (next && to_time(next, &e.next_update)))
+		 to_time(next, &e.next_update))
 		why = "unreadable thisUpdate or nextUpdate";
-	else if (e.this_update > now)
+	else if (e.this_update > now + CRLSET_SKEW_S)
 		why = "not valid yet (thisUpdate is in the future)";
-	else if (e.has_next && e.next_update < now)
+	else if (e.next_update <= now)
 		why = "expired (nextUpdate has passed)";
 	else if (!(e.ca = find_signer(store, crl)))
 		why = "not signed by any CA certificate in the CA file";
@@ -206,11 +206,12 @@ int crlset_check(const crlset_t *s, X509 *cert, X509 *issuer, time_t now)
 	for (size_t i = 0; s && i < s->n; i++) {
 		const crl_entry_t *e = &s->e[i];
 
-		if (!same_issuer(e->ca, issuer))
+		/* The same certificate (a hash compare) is the usual case. */
+		if (X509_cmp(e->ca, issuer) != 0 && !same_issuer(e->ca, issuer))
 			continue;
-		if (e->this_update > now)
+		if (e->this_update > now + CRLSET_SKEW_S)
 			return X509_V_ERR_CRL_NOT_YET_VALID;
-		if (e->has_next && e->next_update < now)
+		if (e->next_update <= now)
 			return X509_V_ERR_CRL_HAS_EXPIRED;
 		/* Any entry counts, removeFromCRL included: that reason
 		 * belongs to delta CRLs, which are not accepted. */
@@ -240,9 +241,14 @@ int crlset_attach(X509_STORE *store, crlset_t *s)
 {
 	int idx = ex_index();
 
+	crlset_t *old;
+
 	if (idx < 0)
 		return -1;
-	crlset_free(X509_STORE_get_ex_data(store, idx));
+	old = X509_STORE_get_ex_data(store, idx);
+	if (old == s)
+		return 0;
+	crlset_free(old);
 	if (!X509_STORE_set_ex_data(store, idx, s)) {
 		X509_STORE_set_ex_data(store, idx, NULL);
 		return -1;

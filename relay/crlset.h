@@ -9,8 +9,9 @@
  * Supported: complete, direct CRLs, one per CA. Refused when loading, so
  * that nothing is silently not checked: delta CRLs, issuing distribution
  * points (partitioned or indirect CRLs), any critical extension, a CRL no
- * CA in the store signed, a CRL not yet valid or past its nextUpdate, two
- * CRLs from one CA. */
+ * CA in the store signed (an intermediate CA's CRL too: the intermediate
+ * must be in the CA file), a CRL without nextUpdate, not yet valid or past
+ * its nextUpdate, two CRLs from one CA. */
 #ifndef RELAY_CRLSET_H
 #define RELAY_CRLSET_H
 
@@ -20,6 +21,9 @@
 
 /* Upper bound on CRLs in one file. */
 #define CRLSET_MAX 64
+/* How far a CRL's thisUpdate may lie ahead of the relay's clock: a CA's
+ * clock a little ahead must not keep a fresh revocation from loading. */
+#define CRLSET_SKEW_S 300
 
 typedef struct crlset crlset_t;
 
@@ -35,7 +39,8 @@ void crlset_free(crlset_t *s);
  * CRL_HAS_EXPIRED, CERT_REVOKED. */
 int crlset_check(const crlset_t *s, X509 *cert, X509 *issuer, time_t now);
 
-/* Ties the set to the store: freed with it (X509_STORE_free). 0 or -1. */
+/* Ties the set to the store, replacing (and freeing) any set it had: freed
+ * with it (X509_STORE_free). 0, or -1 and the caller still owns s. */
 int crlset_attach(X509_STORE *store, crlset_t *s);
 /* The set attached to store, NULL if none. */
 const crlset_t *crlset_of(X509_STORE *store);

@@ -142,10 +142,30 @@ static void cut(conn_t *c, int reason)
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
 }
 
+/* A connection whose certificate was verified under the old CA and CRL
+ * but that has no WebSocket yet (still upgrading): nothing to send a
+ * Close on, so the socket goes. 1 if it was cut. */
+static int recheck_unopened(relay_t *r, conn_t *c)
+{
+	SSL *ssl = lws_get_ssl(c->wsi);
+
+	if (!ssl || !SSL_get0_peer_certificate(ssl) || tls_peer_still_valid(r->ssl_ctx, ssl))
+		return 0;
+	zlog(ZLOG_INFO, "connection_cut", "ss", "phase", "upgrade", "reason",
+	     zk_err_name(ZK_ECERTREVOKED));
+	conn_kill(c);
+	c->state = CONN_CLOSING;
+	return 1;
+}
+
 unsigned relay_recheck_access(relay_t *r)
 {
 	unsigned n = 0;
 	for (conn_t *c = r->conns; c; c = c->next) {
+		if (c->state == CONN_TLS || c->state == CONN_UPGRADE) {
+			n += (unsigned)recheck_unopened(r, c);
+			continue;
+		}
 		if (c->state != CONN_OPEN)
 			continue;
 		if (!tls_peer_still_valid(r->ssl_ctx, lws_get_ssl(c->wsi))) {
@@ -161,8 +181,8 @@ unsigned relay_recheck_access(relay_t *r)
 
 /* SIGHUP: CA, CRL and server certificate for every handshake from now on,
  * and the registry, each loaded whole before it replaces the old one (on
- * any error the old one stays and the log says why). Then every open
- * connection they no longer admit is closed. */
+ * any error the old one stays and the log says why). Then every
+ * connection they no longer admit is closed, open or still upgrading. */
 static void reload(relay_t *r)
 {
 	const config_t *cfg = &r->cfg;

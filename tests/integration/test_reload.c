@@ -91,6 +91,41 @@ START_TEST(test_sighup_revokes)
 }
 END_TEST
 
+/* A client whose TLS handshake passed under the old CRL but that has not
+ * upgraded yet is cut by the SIGHUP that revokes it, not let through
+ * when it upgrades later on a verdict the new CRL overturned. */
+START_TEST(test_sighup_revokes_upgrading)
+{
+	harness_t *h = harness_new("revokeupg");
+	tclient_opts_t o;
+	tclient_t *c;
+	int rc;
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_msg(harness_pki(h, "issue", "practice-a", "client", "client-7", NULL) == 0, "%s",
+		      harness_error(h));
+	harness_set_int(h, "timeouts", "upgrade_s", 30);
+	START(h);
+	harness_client_opts(h, &o, "practice-a", "client-7");
+	c = tclient_new(&o);
+	ck_assert_ptr_nonnull(c);
+	rc = tclient_connect_tls(c);
+	ck_assert_msg(rc == 0, "TLS handshake: %d (%s)", rc, tclient_error(c));
+
+	ck_assert_msg(harness_pki(h, "revoke", "practice-a", "client-7", NULL) == 0, "%s",
+		      harness_error(h));
+	ck_assert_int_eq(harness_signal(h, SIGHUP), 0);
+	rc = tclient_wait_closed(c, 1000);
+	ck_assert_msg(rc == 0, "still open 1 s after the SIGHUP that revoked it: %d (%s)", rc,
+		      tclient_error(c));
+	ck_assert_msg(harness_log_wait(h, WAIT_MS, "\"event\":\"reloaded\"",
+				       "\"connections_cut\":1", NULL),
+		      "no reloaded line with connections_cut 1; see %s", harness_log_path(h));
+	tclient_free(c);
+	harness_free(h);
+}
+END_TEST
+
 /* A CRL file that does not parse: the reload fails as a whole, the relay
  * runs on with the CA and CRL it had (so client-2, revoked before the
  * start, stays refused), and connections old and new work. */
@@ -282,6 +317,7 @@ Suite *reload_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_sighup_revokes);
+	tcase_add_test(tc, test_sighup_revokes_upgrading);
 	tcase_add_test(tc, test_sighup_broken_crl);
 	tcase_add_loop_test(tc, test_check_config, 0,
 			    (int)(sizeof(check_cases) / sizeof(check_cases[0])));

@@ -135,19 +135,22 @@ static void set_time(ASN1_TIME **t, time_t when)
 	ck_assert_ptr_nonnull(*t);
 }
 
-/* An unsigned v2 CRL in ca's name, valid from this_update to next_update. */
+/* An unsigned v2 CRL in ca's name, valid from this_update to next_update
+ * (0: no nextUpdate). */
 static X509_CRL *crl_new(const ca_t *ca, time_t this_update, time_t next_update)
 {
 	X509_CRL *crl = X509_CRL_new();
-	ASN1_TIME *t, *n;
+	ASN1_TIME *t, *n = NULL;
 
 	ck_assert_ptr_nonnull(crl);
 	set_time(&t, this_update);
-	set_time(&n, next_update);
 	ck_assert_int_eq(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
 	ck_assert_int_eq(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)), 1);
 	ck_assert_int_eq(X509_CRL_set1_lastUpdate(crl, t), 1);
-	ck_assert_int_eq(X509_CRL_set1_nextUpdate(crl, n), 1);
+	if (next_update) {
+		set_time(&n, next_update);
+		ck_assert_int_eq(X509_CRL_set1_nextUpdate(crl, n), 1);
+	}
 	ASN1_TIME_free(t);
 	ASN1_TIME_free(n);
 	return crl;
@@ -346,6 +349,9 @@ START_TEST(test_expires_after_load)
 	put_crl(crl_of(&root, REVOKED));
 	set = load_at(store, next - 1);
 	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, next - 1), X509_V_OK);
+	/* At nextUpdate itself it has expired, as OpenSSL has it. */
+	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, next),
+			 X509_V_ERR_CRL_HAS_EXPIRED);
 	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, next + 1),
 			 X509_V_ERR_CRL_HAS_EXPIRED);
 	ck_assert_int_eq(check_leaf(set, &root, REVOKED, root.cert, next + 1),
@@ -355,13 +361,16 @@ START_TEST(test_expires_after_load)
 }
 END_TEST
 
-/* A clock set back after the load: the CRL is not valid yet. */
+/* A clock set back after the load: within CRLSET_SKEW_S of thisUpdate
+ * (now - 60) still fine, beyond it the CRL is not valid yet. */
 START_TEST(test_not_yet_valid_after_load)
 {
 	X509_STORE *store;
 	crlset_t *set = root_set(&store);
 
-	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, now - 61),
+	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, now - 60 - CRLSET_SKEW_S),
+			 X509_V_OK);
+	ck_assert_int_eq(check_leaf(set, &root, GOOD, root.cert, now - 61 - CRLSET_SKEW_S),
 			 X509_V_ERR_CRL_NOT_YET_VALID);
 	crlset_free(set);
 	X509_STORE_free(store);
@@ -434,7 +443,19 @@ static X509_STORE *scene_expired(void)
 
 static X509_STORE *scene_future(void)
 {
-	put_crl(crl_sign(crl_new(&root, now + 1, now + 7200), root.key));
+	put_crl(crl_sign(crl_new(&root, now + CRLSET_SKEW_S + 1, now + 7200), root.key));
+	return store_of(&root, NULL);
+}
+
+static X509_STORE *scene_at_next_update(void)
+{
+	put_crl(crl_sign(crl_new(&root, now - 7200, now), root.key));
+	return store_of(&root, NULL);
+}
+
+static X509_STORE *scene_no_next_update(void)
+{
+	put_crl(crl_sign(crl_new(&root, now - 60, 0), root.key));
 	return store_of(&root, NULL);
 }
 
@@ -496,7 +517,9 @@ static const struct {
 	{ "CA without cRLSign", scene_no_crl_sign, 0, 0, NULL,
 	  "not signed by any CA certificate" },
 	{ "nextUpdate passed", scene_expired, 0, 0, NULL, "expired (nextUpdate has passed)" },
-	{ "thisUpdate ahead", scene_future, 0, 0, NULL, "not valid yet" },
+	{ "nextUpdate now", scene_at_next_update, 0, 0, NULL, "expired (nextUpdate has passed)" },
+	{ "thisUpdate ahead beyond the skew", scene_future, 0, 0, NULL, "not valid yet" },
+	{ "no nextUpdate", scene_no_next_update, 0, 0, NULL, "no nextUpdate" },
 	{ "two from one CA", scene_two_from_one_ca, 0, 0, NULL, "a second CRL from the same CA" },
 	{ "delta CRL", NULL, 0, NID_delta_crl, "DER:02:01:07", "a delta CRL" },
 	/* Not critical, so that only the IDP check can refuse it. */
