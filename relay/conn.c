@@ -101,11 +101,44 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	ratelimit_init(&c->rl_frames, &r->cfg.conn_frames, c->accepted_ns);
 	ratelimit_init(&c->rl_bytes, &r->cfg.conn_bytes, c->accepted_ns);
 	queue_init(&c->q);
+	/* New connections go first, settled ones last (conn_settle), so the
+	 * quick tick finds every connection with a deadline at the front. */
 	c->next = r->conns;
 	if (r->conns)
 		r->conns->prev = c;
+	else
+		r->conns_tail = c;
 	r->conns = c;
 	return c;
+}
+
+static void unlink_conn(relay_t *r, conn_t *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		r->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+void conn_settle(conn_t *c)
+{
+	relay_t *r = c->relay;
+
+	if (c->settled)
+		return;
+	c->settled = 1;
+	unlink_conn(r, c);
+	c->prev = r->conns_tail;
+	if (r->conns_tail)
+		r->conns_tail->next = c;
+	else
+		r->conns = c;
+	r->conns_tail = c;
 }
 
 void conn_destroy(conn_t *c)
@@ -117,12 +150,7 @@ void conn_destroy(conn_t *c)
 	if (c->state != CONN_CLOSED)
 		conn_on_closed(c); /* never opened: still undo what we did */
 	listener_unkick(c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		r->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	unlink_conn(r, c);
 	if (c->ip)
 		iplimit_release(&r->ips, c->ip);
 	slab_remove(&r->slab, c->ref);
@@ -421,11 +449,13 @@ cut:
 	return 1;
 }
 
-void conn_tick(relay_t *r, uint64_t now_ms)
+void conn_tick(relay_t *r, uint64_t now_ms, int full)
 {
 	int64_t now = (int64_t)time(NULL);
 
 	for (conn_t *c = r->conns; c; c = c->next) {
+		if (c->settled && !full)
+			break; /* only settled ones from here on */
 		if ((c->state != CONN_OPEN || !c->hello_done) && setup_tick(c, now_ms))
 			continue;
 		if (c->state == CONN_OPEN)

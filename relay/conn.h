@@ -52,6 +52,7 @@ struct conn {
 	char log_id[WIRE_MAX_ADDR + 1]; /* the endpoint as logs name it */
 	uint8_t spki[32];       /* SHA-256 of the certificate's SPKI (token cnf) */
 	int hello_done;
+	int settled;            /* in the settled part of relay->conns */
 	token_claims_t *token;  /* current access token, NULL if none */
 	int64_t token_exp;      /* its exp claim */
 	int64_t expired_at;     /* wall time routing stopped on expiry, 0 if not */
@@ -130,8 +131,13 @@ int conn_token_expired(const conn_t *c, int64_t now);
 void conn_kill(conn_t *c);
 /* Deadlines (TLS handshake, upgrade, hello, token expiry), pings after
  * ping_s without traffic, the hang-up after idle_s, and giving quiet
- * connections' TLS buffers back. */
-void conn_tick(relay_t *r, uint64_t now_ms);
+ * connections' TLS buffers back. Without full, only the connections not
+ * settled yet: with thousands of idle ones, visiting each every 100 ms
+ * cost the relay more than some handshakes. */
+void conn_tick(relay_t *r, uint64_t now_ms, int full);
+/* The hello was accepted: the connection moves behind all unsettled ones
+ * and is only visited by full ticks from now on. */
+void conn_settle(conn_t *c);
 /* A frame of any kind arrived: the connection is alive and busy. */
 static inline void conn_note_rx(conn_t *c)
 {

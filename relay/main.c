@@ -24,6 +24,10 @@
 #include "zkerr.h"
 
 #define TICK_MS 100
+/* Settled connections (pings, idle, token expiry, TLS buffers) are looked
+ * at every 500 ms; those with a handshake, upgrade or hello deadline every
+ * tick. */
+#define FULL_TICK_EVERY 5
 /* Descriptors beside the connections: listeners, ops, logs, audit, registry. */
 #define FD_RESERVE 64
 
@@ -51,7 +55,7 @@ static void on_tick(uv_timer_t *t)
 {
 	relay_t *r = t->data;
 	r->last_tick_ms = uv_now(r->loop);
-	conn_tick(r, uv_now(r->loop));
+	conn_tick(r, uv_now(r->loop), ++r->ticks % FULL_TICK_EVERY == 0);
 	practice_sweep(&r->practices, uv_hrtime());
 }
 

@@ -48,7 +48,9 @@ typedef struct relay {
 	queue_pool_t pool;
 	uint64_t queued_total;  /* frame bytes queued, all connections */
 
-	conn_t *conns;          /* every accepted connection, for timers and drain */
+	conn_t *conns;          /* every accepted connection, for timers and drain: */
+	conn_t *conns_tail;     /* unsettled first, then settled (conn_settle) */
+	unsigned ticks;
 	iplimit_entry_t *pending_ip; /* accepted TCP connection awaiting its wsi */
 	conn_t *adopting;            /* its conn, until the wsi is instantiated */
 

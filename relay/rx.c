@@ -85,6 +85,7 @@ static int on_hello(conn_t *c, const wire_frame_t *f)
 	if (route_put(&r->routes, c->ident.addr, c->ident.addr_len, c, &old))
 		return -ZK_ENOMEM;
 	c->hello_done = 1;
+	conn_settle(c);
 	if (old && old != c) {
 		conn_t *prev = old;
 		prev->hello_done = 0; /* its route entry now belongs to c */
