@@ -1,7 +1,6 @@
 #include "conn.h"
 
 #include <libwebsockets.h>
-#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <time.h>
@@ -305,10 +304,7 @@ void conn_on_closed(conn_t *c)
 
 void conn_set_token(conn_t *c, token_claims_t *t)
 {
-	if (c->token) {
-		OPENSSL_cleanse(c->token, sizeof(*c->token));
-		free(c->token);
-	}
+	token_claims_free(&c->token);
 	c->token = t;
 	c->expired_at = 0;
 }
