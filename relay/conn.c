@@ -95,6 +95,7 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	c->relay = r;
 	c->wsi = wsi;
 	c->ip = ip;
+	c->log_id = c->log_alias; /* "" until the certificate is read */
 	c->accepted_ms = uv_now(r->loop);
 	c->accepted_ns = uv_hrtime();
 	ratelimit_init(&c->rl_frames, &r->cfg.conn_frames, c->accepted_ns);
@@ -148,15 +149,16 @@ static void set_log_id(conn_t *c)
 	unsigned int n = 0;
 
 	if (!r->cfg.log_pseudonymize) {
-		memcpy(c->log_id, c->ident.addr, c->ident.addr_len + 1);
+		c->log_id = c->ident.addr;
 		return;
 	}
+	c->log_id = c->log_alias;
 	if (!HMAC(EVP_sha256(), r->log_key, sizeof(r->log_key), (const unsigned char *)c->ident.addr,
 		  c->ident.addr_len, mac, &n) || n < 8) {
-		snprintf(c->log_id, sizeof(c->log_id), "ep-unknown");
+		snprintf(c->log_alias, sizeof(c->log_alias), "ep-unknown");
 		return;
 	}
-	snprintf(c->log_id, sizeof(c->log_id), "ep-%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
+	snprintf(c->log_alias, sizeof(c->log_alias), "ep-%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
 		 mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
 }
 
