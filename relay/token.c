@@ -159,8 +159,8 @@ static uint16_t put(char *text, size_t *at, const char *s, size_t len)
 
 /* One allocation holding exactly what p names. Every destination starts
  * with "<iss>/" (read_dst), so only the endpoint id after it is kept. The
- * text is at most 3 ids, a jti and TOKEN_MAX_DST ids with their NULs,
- * far below 65536, so uint16_t offsets hold. */
+ * text is at most iss, kid, jti and TOKEN_MAX_DST endpoint ids with their
+ * NULs (1,299 bytes), so uint16_t offsets hold. */
 static int pack(const parsed_t *p, token_claims_t **out)
 {
 	size_t ilen = strlen(p->iss), klen = strlen(p->kid), jlen = strlen(p->jti);
