@@ -1,7 +1,6 @@
 #include "conn.h"
 
 #include <libwebsockets.h>
-#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <time.h>
@@ -96,6 +95,7 @@ conn_t *conn_new(relay_t *r, struct lws *wsi, iplimit_entry_t *ip)
 	c->relay = r;
 	c->wsi = wsi;
 	c->ip = ip;
+	c->log_id = c->log_alias; /* "" until the certificate is read */
 	c->accepted_ms = uv_now(r->loop);
 	c->accepted_ns = uv_hrtime();
 	ratelimit_init(&c->rl_frames, &r->cfg.conn_frames, c->accepted_ns);
@@ -177,15 +177,16 @@ static void set_log_id(conn_t *c)
 	unsigned int n = 0;
 
 	if (!r->cfg.log_pseudonymize) {
-		memcpy(c->log_id, c->ident.addr, c->ident.addr_len + 1);
+		c->log_id = c->ident.addr;
 		return;
 	}
+	c->log_id = c->log_alias;
 	if (!HMAC(EVP_sha256(), r->log_key, sizeof(r->log_key), (const unsigned char *)c->ident.addr,
 		  c->ident.addr_len, mac, &n) || n < 8) {
-		snprintf(c->log_id, sizeof(c->log_id), "ep-unknown");
+		snprintf(c->log_alias, sizeof(c->log_alias), "ep-unknown");
 		return;
 	}
-	snprintf(c->log_id, sizeof(c->log_id), "ep-%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
+	snprintf(c->log_alias, sizeof(c->log_alias), "ep-%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
 		 mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
 }
 
@@ -334,10 +335,7 @@ void conn_on_closed(conn_t *c)
 
 void conn_set_token(conn_t *c, token_claims_t *t)
 {
-	if (c->token) {
-		OPENSSL_cleanse(c->token, sizeof(*c->token));
-		free(c->token);
-	}
+	token_claims_free(&c->token);
 	c->token = t;
 	c->token_exp = t ? t->exp : 0;
 	c->expired_at = 0;

@@ -49,7 +49,12 @@ struct conn {
 
 	int have_ident;
 	ident_t ident;
-	char log_id[WIRE_MAX_ADDR + 1]; /* the endpoint as logs name it */
+	/* The endpoint as logs name it: ident.addr itself, or with
+	 * [log] pseudonymize the pseudonym in log_alias ("" until the
+	 * certificate is read). A pointer, not a copy of the address: a
+	 * connection keeps its conn_t as long as it lives. */
+	const char *log_id;
+	char log_alias[20];      /* "ep-" and 16 hex digits */
 	uint8_t spki[32];       /* SHA-256 of the certificate's SPKI (token cnf) */
 	int hello_done;
 	int settled;            /* in the settled part of relay->conns */

@@ -32,7 +32,8 @@ static int safe_admitted(const relay_t *r, const conn_t *c)
 static int take_token(conn_t *c, const wire_slice_t *tok)
 {
 	relay_t *r = c->relay;
-	token_claims_t *t;
+	token_claims_t *t = NULL;
+	int rc;
 
 	if (tok->len == 0)
 		return c->ident.role == WIRE_ROLE_SAFE ? 0 : -ZK_ETOKEN;
@@ -44,12 +45,11 @@ static int take_token(conn_t *c, const wire_slice_t *tok)
 		if (own && registry_safe_known(own, c->ident.endpoint, strlen(c->ident.endpoint)))
 			return -ZK_ENOTAUTH;
 	}
-	t = malloc(sizeof(*t));
-	if (!t)
-		return -ZK_ENOMEM;
-	if (token_verify(r->registry, &r->rules, &c->ident, c->spki, tok->p, tok->len,
-			 (int64_t)time(NULL), t)) {
-		free(t);
+	rc = token_verify(r->registry, &r->rules, &c->ident, c->spki, tok->p, tok->len,
+			  (int64_t)time(NULL), &t);
+	if (rc == -ZK_ENOMEM)
+		return rc;
+	if (rc) {
 		metrics.token_invalid++;
 		return -ZK_ETOKEN;
 	}

@@ -13,6 +13,18 @@
 
 #define FOOTER_MAX 256
 
+/* The claims while they are read and checked: room for the longest of
+ * each, on the stack. What a connection keeps is packed from this into a
+ * token_claims_t of the size it needs (pack()). */
+typedef struct {
+	char iss[WIRE_MAX_ID + 1];
+	char kid[WIRE_MAX_ID + 1];
+	char jti[TOKEN_MAX_JTI + 1];
+	int64_t iat, nbf, exp;
+	char dst[TOKEN_MAX_DST][WIRE_MAX_ADDR + 1];
+	uint8_t ndst;
+} parsed_t;
+
 int token_parse_time(const char *s, int64_t *out)
 {
 	return tokenmint_parse_time(s, out);
@@ -61,7 +73,7 @@ static int read_footer(const uint8_t *tok, size_t len, char *iss, char *kid)
 	return rc;
 }
 
-static int read_dst(json_t *claims, const char *iss, token_claims_t *t)
+static int read_dst(json_t *claims, const char *iss, parsed_t *t)
 {
 	json_t *arr = json_object_get(claims, "dst"), *v;
 	size_t i, plen;
@@ -85,7 +97,7 @@ static int read_dst(json_t *claims, const char *iss, token_claims_t *t)
 }
 
 static int read_claims(const uint8_t *msg, size_t n, const token_rules_t *rules,
-		       const ident_t *who, const uint8_t cnf[32], int64_t now, token_claims_t *t)
+		       const ident_t *who, const uint8_t cnf[32], int64_t now, parsed_t *t)
 {
 	static const char *const known[] = { "iss", "sub", "aud", "iat", "nbf", "exp",
 					     "jti", "cnf", "dst" };
@@ -135,16 +147,73 @@ static const uint8_t *decoy_key(void)
 	return raw;
 }
 
+/* Appends the NUL-terminated string s (len bytes) at text + *at. */
+static uint16_t put(char *text, size_t *at, const char *s, size_t len)
+{
+	uint16_t off = (uint16_t)*at;
+	memcpy(text + *at, s, len);
+	text[*at + len] = '\0';
+	*at += len + 1;
+	return off;
+}
+
+/* One allocation holding exactly what p names. Every destination starts
+ * with "<iss>/" (read_dst), so only the endpoint id after it is kept. The
+ * text is at most iss, kid, jti and TOKEN_MAX_DST endpoint ids with their
+ * NULs (1,299 bytes), so uint16_t offsets hold. */
+static int pack(const parsed_t *p, token_claims_t **out)
+{
+	size_t ilen = strlen(p->iss), klen = strlen(p->kid), jlen = strlen(p->jti);
+	size_t text = ilen + 1 + klen + 1 + jlen + 1, at = 0;
+	token_claims_t *t;
+
+	for (uint8_t i = 0; i < p->ndst; i++)
+		text += strlen(p->dst[i]) - ilen; /* less "<iss>/", plus the NUL */
+	t = calloc(1, sizeof(*t) + text);
+	if (!t)
+		return -ZK_ENOMEM;
+	t->size = sizeof(*t) + text;
+	t->iat = p->iat;
+	t->nbf = p->nbf;
+	t->exp = p->exp;
+	t->iss = t->text + put(t->text, &at, p->iss, ilen);
+	t->kid = t->text + put(t->text, &at, p->kid, klen);
+	t->jti = t->text + put(t->text, &at, p->jti, jlen);
+	t->iss_len = (uint8_t)ilen;
+	t->ndst = p->ndst;
+	for (uint8_t i = 0; i < p->ndst; i++) {
+		size_t n = strlen(p->dst[i]) - ilen - 1;
+		t->dst_len[i] = (uint8_t)n;
+		t->dst_off[i] = put(t->text, &at, p->dst[i] + ilen + 1, n);
+	}
+	*out = t;
+	return 0;
+}
+
+void token_claims_free(token_claims_t **t)
+{
+	if (!*t)
+		return;
+	OPENSSL_cleanse(*t, (*t)->size);
+	free(*t);
+	*t = NULL;
+}
+
+const char *token_dst_endpoint(const token_claims_t *t, size_t i)
+{
+	return i < t->ndst ? t->text + t->dst_off[i] : NULL;
+}
+
 int token_verify(const registry_t *reg, const token_rules_t *rules, const ident_t *who,
 		 const uint8_t cnf[32], const uint8_t *tok, size_t len, int64_t now,
-		 token_claims_t *out)
+		 token_claims_t **out)
 {
 	const registry_practice_t *p;
 	const uint8_t *raw;
 	paseto_pk_t *pk = NULL;
 	uint8_t *msg = NULL, *footer = NULL;
 	size_t mlen, flen;
-	token_claims_t t;
+	parsed_t t;
 	int rc = -ZK_ETOKEN;
 
 	memset(&t, 0, sizeof(t));
@@ -162,8 +231,7 @@ int token_verify(const registry_t *reg, const token_rules_t *rules, const ident_
 	if (read_claims(msg, mlen, rules, who, cnf, now, &t) ||
 	    registry_jti_revoked(p, t.jti, strlen(t.jti)))
 		goto out;
-	*out = t;
-	rc = 0;
+	rc = pack(&t, out);
 out:
 	paseto_pk_free(&pk);
 	free(msg);
@@ -179,10 +247,18 @@ int token_still_valid(const registry_t *reg, const token_claims_t *t)
 	       !registry_jti_revoked(p, t->jti, strlen(t->jti));
 }
 
+/* Every destination is "<iss>/<endpoint-id>": the issuer part is checked
+ * once, then the endpoint id against each one kept. */
 int token_allows(const token_claims_t *t, const uint8_t *addr, size_t len)
 {
+	size_t ilen = t->iss_len;
+
+	if (t->ndst == 0 || len <= ilen + 1 || memcmp(addr, t->iss, ilen) || addr[ilen] != '/')
+		return 0;
+	addr += ilen + 1;
+	len -= ilen + 1;
 	for (uint8_t i = 0; i < t->ndst; i++)
-		if (strlen(t->dst[i]) == len && memcmp(t->dst[i], addr, len) == 0)
+		if (t->dst_len[i] == len && memcmp(t->text + t->dst_off[i], addr, len) == 0)
 			return 1;
 	return 0;
 }

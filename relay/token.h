@@ -30,21 +30,35 @@ typedef struct {
 	int64_t max_lifetime_s;
 } token_rules_t;
 
+/* A verified token's claims as a connection keeps them, for as long as
+ * the token lives (up to an hour): one allocation sized to the strings
+ * the token carries, instead of room for the longest of each. Every
+ * destination is a data-safe of the issuer (token_verify refuses any
+ * other), so a destination is stored as its endpoint id alone. Made only
+ * by token_verify, freed only by token_claims_free; never copied by
+ * value (iss, kid and jti point into the same allocation). */
 typedef struct {
-	char iss[WIRE_MAX_ID + 1];
-	char kid[WIRE_MAX_ID + 1];
-	char jti[TOKEN_MAX_JTI + 1];
 	int64_t iat, nbf, exp;
-	char dst[TOKEN_MAX_DST][WIRE_MAX_ADDR + 1];
+	const char *iss, *kid, *jti;     /* NUL-terminated, in text[] */
+	size_t size;                     /* of the whole allocation, for the wipe */
+	uint8_t iss_len;
 	uint8_t ndst;
+	uint8_t dst_len[TOKEN_MAX_DST];  /* endpoint id i: dst_len[i] bytes ... */
+	uint16_t dst_off[TOKEN_MAX_DST]; /* ... at text + dst_off[i], NUL after */
+	char text[];
 } token_claims_t;
 
 /* Verifies tok for the connection authenticated as who, whose certificate
- * SPKI hashes to cnf, at time now (Unix seconds). 0 and *out, or
- * -ZK_ETOKEN. */
+ * SPKI hashes to cnf, at time now (Unix seconds). 0 and *out (free it
+ * with token_claims_free), -ZK_ETOKEN, or -ZK_ENOMEM (only for a token
+ * that verified); *out is set only on success. */
 int token_verify(const registry_t *reg, const token_rules_t *rules, const ident_t *who,
 		 const uint8_t cnf[32], const uint8_t *tok, size_t len, int64_t now,
-		 token_claims_t *out);
+		 token_claims_t **out);
+/* Wipes and frees *t and sets it to NULL; NULL is fine. */
+void token_claims_free(token_claims_t **t);
+/* The endpoint id of destination i (i < ndst); its practice is t->iss. */
+const char *token_dst_endpoint(const token_claims_t *t, size_t i);
 /* Still acceptable under a new registry (key kept, practice active, jti
  * not revoked)? 1 or 0. */
 int token_still_valid(const registry_t *reg, const token_claims_t *t);

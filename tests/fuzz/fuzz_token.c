@@ -7,6 +7,7 @@
  * checks after verification are reached mostly by the seed tokens and
  * mutations of their claims that the signature then refuses; the footer
  * parsing and everything before the signature check see every input. */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,19 +50,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	token_claims_t t;
+	token_claims_t *t = NULL;
 	char *s;
 	int64_t when;
 	int rc;
 
-	memset(&t, 0, sizeof(t));
 	rc = token_verify(reg, &rules, &who, fuzz_cnf, data, size, FUZZ_NOW, &t);
 	if (rc == 0) {
-		if (strcmp(t.iss, FUZZ_PRACTICE) != 0 || t.ndst == 0 || t.ndst > TOKEN_MAX_DST ||
-		    !token_still_valid(reg, &t))
+		if (strcmp(t->iss, FUZZ_PRACTICE) != 0 || t->ndst == 0 ||
+		    t->ndst > TOKEN_MAX_DST || !token_still_valid(reg, t))
 			abort();
-		(void)token_allows(&t, (const uint8_t *)FUZZ_SAFE_ADDR, strlen(FUZZ_SAFE_ADDR));
-	} else if (rc != -ZK_ETOKEN) {
+		/* Every destination kept must be one the token allows. */
+		for (size_t i = 0; i < t->ndst; i++) {
+			char addr[WIRE_MAX_ADDR + 1];
+			int n = snprintf(addr, sizeof(addr), "%s/%s", t->iss,
+					 token_dst_endpoint(t, i));
+			if (n <= 0 || (size_t)n >= sizeof(addr) ||
+			    !token_allows(t, (const uint8_t *)addr, (size_t)n))
+				abort();
+		}
+		(void)token_allows(t, (const uint8_t *)FUZZ_SAFE_ADDR, strlen(FUZZ_SAFE_ADDR));
+		token_claims_free(&t);
+	} else if (rc != -ZK_ETOKEN || t != NULL) {
 		abort(); /* one refusal code, whatever the reason */
 	}
 

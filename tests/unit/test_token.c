@@ -38,7 +38,6 @@
 #define NOW INT64_C(1767225600)
 #define LEEWAY 30
 #define MAX_LIFETIME 3600
-#define POISON_BYTE 0xa5
 
 #define PIN1 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define PIN2 "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
@@ -224,29 +223,31 @@ static char *mint(const paseto_sk_t *sk, const tokenmint_t *t)
 /* token_verify on an exact-length heap copy of len bytes of tok under r.
  * A refusal must be -ZK_ETOKEN with *out untouched. */
 static int verify_in(const registry_t *r, const char *tok, size_t len, int64_t now,
-		     token_claims_t *out)
+		     token_claims_t **out)
 {
-	token_claims_t c, poison;
+	token_claims_t *const poison = (token_claims_t *)(uintptr_t)0xa5a5a5a5a5a5a5a5u;
+	token_claims_t *c = poison;
 	uint8_t *copy = malloc(len > 0 ? len : 1);
 	int rc;
 
 	ck_assert_ptr_nonnull(copy);
 	if (len > 0)
 		memcpy(copy, tok, len);
-	memset(&c, POISON_BYTE, sizeof(c));
-	memset(&poison, POISON_BYTE, sizeof(poison));
 	rc = token_verify(r, &rules, &who, cnf, copy, len, now, &c);
 	free(copy);
 	if (rc != 0) {
 		ck_assert_int_eq(rc, REFUSED);
-		ck_assert_mem_eq(&c, &poison, sizeof(c));
+		ck_assert_ptr_eq(c, poison);
+		c = NULL;
 	}
 	if (out)
 		*out = c;
+	else
+		token_claims_free(&c);
 	return rc;
 }
 
-static int verify_tok(const char *tok, int64_t now, token_claims_t *out)
+static int verify_tok(const char *tok, int64_t now, token_claims_t **out)
 {
 	return verify_in(reg, tok, strlen(tok), now, out);
 }
@@ -262,9 +263,9 @@ static int verify_spec(const paseto_sk_t *sk, const tokenmint_t *t, int64_t now)
 }
 
 /* Verified claims of t minted with sk at NOW; the test fails otherwise. */
-static token_claims_t claims_of(const paseto_sk_t *sk, const tokenmint_t *t)
+static token_claims_t *claims_of(const paseto_sk_t *sk, const tokenmint_t *t)
 {
-	token_claims_t c;
+	token_claims_t *c = NULL;
 	char *tok = mint(sk, t);
 
 	ck_assert_int_eq(verify_tok(tok, NOW, &c), 0);
@@ -335,7 +336,7 @@ static char *sign_raw(const paseto_sk_t *sk, const char *claims, const char *foo
 }
 
 static int verify_raw(const paseto_sk_t *sk, const char *claims, const char *footer,
-		      token_claims_t *out)
+		      token_claims_t **out)
 {
 	char *tok = sign_raw(sk, claims, footer);
 	int rc = verify_tok(tok, NOW, out);
@@ -386,28 +387,31 @@ static char *prefixed_claims(const char *prefix)
 START_TEST(test_good_token_verifies_and_fills_claims)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_str_eq(c.iss, "practice-a");
-	ck_assert_str_eq(c.kid, "k1");
-	ck_assert_str_eq(c.jti, "jti-1");
-	ck_assert_int_eq(c.iat, NOW - 60);
-	ck_assert_int_eq(c.nbf, NOW - 60);
-	ck_assert_int_eq(c.exp, NOW + 600);
-	ck_assert_uint_eq(c.ndst, 2);
-	ck_assert_str_eq(c.dst[0], "practice-a/safe-1");
-	ck_assert_str_eq(c.dst[1], "practice-a/safe-2");
+	ck_assert_str_eq(c->iss, "practice-a");
+	ck_assert_str_eq(c->kid, "k1");
+	ck_assert_str_eq(c->jti, "jti-1");
+	ck_assert_int_eq(c->iat, NOW - 60);
+	ck_assert_int_eq(c->nbf, NOW - 60);
+	ck_assert_int_eq(c->exp, NOW + 600);
+	ck_assert_uint_eq(c->ndst, 2);
+	ck_assert_str_eq(token_dst_endpoint(c, 0), "safe-1");
+	ck_assert_str_eq(token_dst_endpoint(c, 1), "safe-2");
+	ck_assert_ptr_null(token_dst_endpoint(c, 2));
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_second_key_of_practice_verifies)
 {
 	tokenmint_t t = spec();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 
 	t.kid = "k2";
 	c = claims_of(sk_a2, &t);
-	ck_assert_str_eq(c.kid, "k2");
+	ck_assert_str_eq(c->kid, "k2");
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -415,15 +419,16 @@ START_TEST(test_other_practice_token_for_this_holder_verifies)
 {
 	/* Practice to practice: B grants A's endpoint access to B's safe. */
 	tokenmint_t t = spec();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 
 	t.iss = "practice-b";
 	t.dst = dst_b;
 	t.ndst = ARRAY_LEN(dst_b);
 	c = claims_of(sk_b1, &t);
-	ck_assert_str_eq(c.iss, "practice-b");
-	ck_assert_uint_eq(c.ndst, 1);
-	ck_assert_str_eq(c.dst[0], "practice-b/safe-1");
+	ck_assert_str_eq(c->iss, "practice-b");
+	ck_assert_uint_eq(c->ndst, 1);
+	ck_assert_str_eq(token_dst_endpoint(c, 0), "safe-1");
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -716,16 +721,20 @@ START_TEST(test_zero_leeway_boundaries)
 	t.iat = NOW - 120; /* so only nbf decides below */
 	tok = mint(sk_a1, &t);
 	copy = malloc(strlen(tok));
-	token_claims_t c;
+	token_claims_t *c = NULL;
 
 	ck_assert_ptr_nonnull(copy);
 	memcpy(copy, tok, strlen(tok));
 	ck_assert_int_eq(token_verify(reg, &strict, &who, cnf, copy, strlen(tok), t.exp - 1, &c), 0);
+	token_claims_free(&c);
 	ck_assert_int_eq(token_verify(reg, &strict, &who, cnf, copy, strlen(tok), t.exp, &c),
 			 REFUSED);
+	ck_assert_ptr_null(c);
 	ck_assert_int_eq(token_verify(reg, &strict, &who, cnf, copy, strlen(tok), t.nbf, &c), 0);
+	token_claims_free(&c);
 	ck_assert_int_eq(token_verify(reg, &strict, &who, cnf, copy, strlen(tok), t.nbf - 1, &c),
 			 REFUSED);
+	ck_assert_ptr_null(c);
 	free(copy);
 	free(tok);
 }
@@ -734,7 +743,7 @@ END_TEST
 START_TEST(test_times_with_offset_and_fraction_accepted)
 {
 	json_t *j = good_claims();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 	char *text;
 
 	/* NOW - 60, NOW - 60 and NOW + 600, spelled differently. */
@@ -743,10 +752,11 @@ START_TEST(test_times_with_offset_and_fraction_accepted)
 	with(j, "exp", json_string("2026-01-01T01:10:00+01:00"));
 	text = dump(j);
 	ck_assert_int_eq(verify_raw(sk_a1, text, FOOTER_A1, &c), 0);
-	ck_assert_int_eq(c.iat, NOW - 60);
-	ck_assert_int_eq(c.nbf, NOW - 60);
-	ck_assert_int_eq(c.exp, NOW + 600);
+	ck_assert_int_eq(c->iat, NOW - 60);
+	ck_assert_int_eq(c->nbf, NOW - 60);
+	ck_assert_int_eq(c->exp, NOW + 600);
 	free(text);
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -804,16 +814,17 @@ START_TEST(test_jti_length_limit)
 {
 	char jti[TOKEN_MAX_JTI + 2];
 	tokenmint_t t = spec();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 
 	memset(jti, 'j', sizeof(jti));
 	jti[TOKEN_MAX_JTI] = '\0';
 	t.jti = jti;
 	c = claims_of(sk_a1, &t);
-	ck_assert_str_eq(c.jti, jti);
+	ck_assert_str_eq(c->jti, jti);
 	jti[TOKEN_MAX_JTI] = 'j';
 	jti[TOKEN_MAX_JTI + 1] = '\0';
 	ck_assert_int_eq(verify_spec(sk_a1, &t, NOW), REFUSED);
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -842,7 +853,7 @@ START_TEST(test_dst_max_entries_accepted)
 	char names[TOKEN_MAX_DST][32];
 	const char *d[TOKEN_MAX_DST];
 	tokenmint_t t = spec();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 
 	for (size_t i = 0; i < TOKEN_MAX_DST; i++) {
 		snprintf(names[i], sizeof(names[i]), "practice-a/safe-%zu", i + 1);
@@ -851,9 +862,67 @@ START_TEST(test_dst_max_entries_accepted)
 	t.dst = d;
 	t.ndst = TOKEN_MAX_DST;
 	c = claims_of(sk_a1, &t);
-	ck_assert_uint_eq(c.ndst, TOKEN_MAX_DST);
+	ck_assert_uint_eq(c->ndst, TOKEN_MAX_DST);
 	for (size_t i = 0; i < TOKEN_MAX_DST; i++)
-		ck_assert_str_eq(c.dst[i], names[i]);
+		ck_assert_str_eq(token_dst_endpoint(c, i), names[i] + strlen("practice-a/"));
+	token_claims_free(&c);
+}
+END_TEST
+
+/* The kept claims are packed into one allocation sized to them: the
+ * longest of everything at once must come back whole, each destination
+ * found by token_allows and its one-character variants not. */
+START_TEST(test_dst_longest_ids_packed)
+{
+	char names[TOKEN_MAX_DST][WIRE_MAX_ADDR + 1], jti[TOKEN_MAX_JTI + 1];
+	const char *d[TOKEN_MAX_DST];
+	tokenmint_t t = spec();
+	token_claims_t *c;
+
+	for (size_t i = 0; i < TOKEN_MAX_DST; i++) {
+		/* "practice-a/" then a 64-character endpoint id, unique in its
+		 * last two characters. */
+		int n = snprintf(names[i], sizeof(names[i]), "practice-a/%062u%02zu", 0u, i);
+		ck_assert_int_eq(n, (int)strlen("practice-a/") + (int)WIRE_MAX_ID);
+		d[i] = names[i];
+	}
+	memset(jti, 'j', TOKEN_MAX_JTI);
+	jti[TOKEN_MAX_JTI] = '\0';
+	t.dst = d;
+	t.ndst = TOKEN_MAX_DST;
+	t.jti = jti;
+	c = claims_of(sk_a1, &t);
+	ck_assert_str_eq(c->iss, "practice-a");
+	ck_assert_str_eq(c->kid, "k1");
+	ck_assert_str_eq(c->jti, jti);
+	ck_assert_uint_eq(c->ndst, TOKEN_MAX_DST);
+	for (size_t i = 0; i < TOKEN_MAX_DST; i++) {
+		char shorter[WIRE_MAX_ADDR + 1];
+
+		ck_assert_str_eq(token_dst_endpoint(c, i), names[i] + strlen("practice-a/"));
+		ck_assert_int_eq(token_allows(c, (const uint8_t *)names[i], strlen(names[i])), 1);
+		memcpy(shorter, names[i], sizeof(shorter));
+		shorter[strlen(shorter) - 1] = 'x';
+		ck_assert_int_eq(token_allows(c, (const uint8_t *)shorter, strlen(shorter)), 0);
+		ck_assert_int_eq(token_allows(c, (const uint8_t *)names[i], strlen(names[i]) - 1),
+				 0);
+	}
+	ck_assert_ptr_null(token_dst_endpoint(c, TOKEN_MAX_DST));
+	token_claims_free(&c);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_dst_endpoint_id_over_max_refused)
+{
+	char name[WIRE_MAX_ADDR + 2];
+	const char *d[1] = { name };
+	tokenmint_t t = spec();
+
+	snprintf(name, sizeof(name), "practice-a/%065u", 0u);
+	t.dst = d;
+	t.ndst = 1;
+	ck_assert_int_eq(verify_spec(sk_a1, &t, NOW), REFUSED);
 }
 END_TEST
 
@@ -1224,9 +1293,10 @@ static registry_t *second_registry(int a_active, const test_key_t *a_keys, size_
 START_TEST(test_still_valid_under_same_registry)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_int_eq(token_still_valid(reg, &c), 1);
+	ck_assert_int_eq(token_still_valid(reg, c), 1);
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -1234,77 +1304,82 @@ START_TEST(test_still_valid_after_unrelated_changes)
 {
 	/* k2 removed, k3 added, another jti revoked: k1 and jti-1 untouched. */
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 	test_key_t keys[2] = { { "k1", sk_a1 }, { "k3", sk_x } };
 	char *d;
 	registry_t *r2 = second_registry(1, keys, 2, "jti-other", &d);
 
-	ck_assert_int_eq(token_still_valid(r2, &c), 1);
+	ck_assert_int_eq(token_still_valid(r2, c), 1);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_not_still_valid_after_key_removed)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 	test_key_t keys[1] = { { "k2", sk_a2 } };
 	char *d;
 	registry_t *r2 = second_registry(1, keys, 1, "jti-revoked", &d);
 
-	ck_assert_int_eq(token_still_valid(r2, &c), 0);
+	ck_assert_int_eq(token_still_valid(r2, c), 0);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_not_still_valid_after_practice_suspended)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 	test_key_t keys[2] = { { "k1", sk_a1 }, { "k2", sk_a2 } };
 	char *d;
 	registry_t *r2 = second_registry(0, keys, 2, "jti-revoked", &d);
 
-	ck_assert_int_eq(token_still_valid(r2, &c), 0);
+	ck_assert_int_eq(token_still_valid(r2, c), 0);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_not_still_valid_after_jti_revoked)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 	test_key_t keys[2] = { { "k1", sk_a1 }, { "k2", sk_a2 } };
 	char *d;
 	registry_t *r2 = second_registry(1, keys, 2, "jti-1", &d);
 
-	ck_assert_int_eq(token_still_valid(r2, &c), 0);
+	ck_assert_int_eq(token_still_valid(r2, c), 0);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_not_still_valid_after_practice_removed)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 	char *d;
 	registry_t *r2 = second_registry(1, NULL, 0, NULL, &d);
 
 	ck_assert_ptr_null(registry_find(r2, "practice-a", strlen("practice-a")));
-	ck_assert_int_eq(token_still_valid(r2, &c), 0);
+	ck_assert_int_eq(token_still_valid(r2, c), 0);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_other_issuer_still_valid_after_practice_suspended)
 {
 	tokenmint_t t = spec();
-	token_claims_t c;
+	token_claims_t *c = NULL;
 	test_key_t keys[2] = { { "k1", sk_a1 }, { "k2", sk_a2 } };
 	char *d;
 	registry_t *r2;
@@ -1314,9 +1389,10 @@ START_TEST(test_other_issuer_still_valid_after_practice_suspended)
 	t.ndst = 1;
 	c = claims_of(sk_b1, &t);
 	r2 = second_registry(0, keys, 2, "jti-1", &d);
-	ck_assert_int_eq(token_still_valid(r2, &c), 1);
+	ck_assert_int_eq(token_still_valid(r2, c), 1);
 	registry_free(r2);
 	remove_dir(d);
+	token_claims_free(&c);
 }
 END_TEST
 
@@ -1344,49 +1420,74 @@ static int allows(const token_claims_t *c, const char *addr)
 START_TEST(test_allows_listed_destinations)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_int_eq(allows(&c, "practice-a/safe-1"), 1);
-	ck_assert_int_eq(allows(&c, "practice-a/safe-2"), 1);
+	ck_assert_int_eq(allows(c, "practice-a/safe-1"), 1);
+	ck_assert_int_eq(allows(c, "practice-a/safe-2"), 1);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_allows_refuses_prefix)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_int_eq(allows(&c, "practice-a/safe-"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/safe"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a"), 0);
-	ck_assert_int_eq(allows_n(&c, "practice-a/safe-1", 16), 0);
-	ck_assert_int_eq(allows_n(&c, "", 0), 0);
+	ck_assert_int_eq(allows(c, "practice-a/safe-"), 0);
+	ck_assert_int_eq(allows(c, "practice-a/safe"), 0);
+	ck_assert_int_eq(allows(c, "practice-a/"), 0);
+	ck_assert_int_eq(allows(c, "practice-a"), 0);
+	ck_assert_int_eq(allows_n(c, "practice-a/safe-1", 16), 0);
+	ck_assert_int_eq(allows_n(c, "", 0), 0);
+	token_claims_free(&c);
 }
 END_TEST
 
 START_TEST(test_allows_refuses_longer)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_int_eq(allows(&c, "practice-a/safe-10"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/safe-1/"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/safe-1 "), 0);
-	ck_assert_int_eq(allows_n(&c, "practice-a/safe-1\0", 18), 0);
+	ck_assert_int_eq(allows(c, "practice-a/safe-10"), 0);
+	ck_assert_int_eq(allows(c, "practice-a/safe-1/"), 0);
+	ck_assert_int_eq(allows(c, "practice-a/safe-1 "), 0);
+	ck_assert_int_eq(allows_n(c, "practice-a/safe-1\0", 18), 0);
+	token_claims_free(&c);
 }
 END_TEST
 
-START_TEST(test_allows_refuses_other_practice_and_unlisted)
+/* Every one of addrs is refused under the spec() token. */
+static void assert_none_allowed(const char *const *addrs, size_t n)
 {
 	tokenmint_t t = spec();
-	token_claims_t c = claims_of(sk_a1, &t);
+	token_claims_t *c = claims_of(sk_a1, &t);
 
-	ck_assert_int_eq(allows(&c, "practice-b/safe-1"), 0);
-	ck_assert_int_eq(allows(&c, "practice-ab/safe-1"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/safe-3"), 0);
-	ck_assert_int_eq(allows(&c, "practice-a/client-1"), 0);
-	ck_assert_int_eq(allows(&c, "PRACTICE-A/SAFE-1"), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(allows(c, addrs[i]) == 0, "\"%s\" allowed", addrs[i]);
+	token_claims_free(&c);
+}
+
+START_TEST(test_allows_refuses_other_practice_and_unlisted)
+{
+	static const char *const refused[] = {
+		"practice-b/safe-1", "practice-ab/safe-1",  "practice-a/safe-3",
+		"practice-a/client-1", "PRACTICE-A/SAFE-1",
+	};
+
+	assert_none_allowed(refused, ARRAY_LEN(refused));
+}
+END_TEST
+
+/* Only the endpoint id of each destination is kept; the issuer and the
+ * separator are checked on their own. */
+START_TEST(test_allows_refuses_wrong_separator)
+{
+	static const char *const refused[] = {
+		"practice-a_safe-1",  "practice-a.safe-1", "practice-asafe-1",
+		"practice-a//safe-1", "/safe-1",           "safe-1",
+	};
+
+	assert_none_allowed(refused, ARRAY_LEN(refused));
 }
 END_TEST
 
@@ -1627,6 +1728,8 @@ Suite *token_suite(void)
 
 	tcase_add_test(dst, test_dst_empty_refused);
 	tcase_add_test(dst, test_dst_max_entries_accepted);
+	tcase_add_test(dst, test_dst_longest_ids_packed);
+	tcase_add_test(dst, test_dst_endpoint_id_over_max_refused);
 	tcase_add_test(dst, test_dst_over_max_entries_refused);
 	tcase_add_test(dst, test_dst_of_another_practice_refused);
 	tcase_add_test(dst, test_dst_malformed_address_refused);
@@ -1669,6 +1772,7 @@ Suite *token_suite(void)
 	tcase_add_test(allow, test_allows_refuses_prefix);
 	tcase_add_test(allow, test_allows_refuses_longer);
 	tcase_add_test(allow, test_allows_refuses_other_practice_and_unlisted);
+	tcase_add_test(allow, test_allows_refuses_wrong_separator);
 	tcase_add_test(allow, test_allows_nothing_without_destinations);
 
 	tcase_add_test(ptime, test_parse_time_utc_z);
