@@ -86,48 +86,87 @@ void guard_thresholds(size_t n, guard_stats_t *out)
 	*out = table[bucket_of(judged(n))];
 }
 
-/* Printable ASCII, tab, LF, CR: branch-free, so the loop below
- * vectorizes. */
+/* Printable ASCII, tab, LF, CR. */
 static inline uint32_t is_text(uint8_t b)
 {
 	return ((uint8_t)(b - 0x20) < 0x5f) | (b == '\t') | (b == '\n') | (b == '\r');
 }
 
-/* Counts are summed in 8-bit lanes over chunks of at most 255 bytes, so
- * the vectorized loops need no widening inside; a chunk's sum cannot
- * pass 255. */
-#define CHUNK 255
-
-static uint32_t count_text(const uint8_t *p, size_t n)
+/* Consecutive bytes equal or one apart: d = b - prev in {255, 0, 1}
+ * <=> d + 1 in {0, 1, 2}. */
+static inline uint32_t is_near(uint8_t prev, uint8_t b)
 {
-	uint32_t t = 0;
-
-	for (size_t i = 0; i < n; i += CHUNK) {
-		size_t m = n - i < CHUNK ? n - i : CHUNK;
-		uint8_t s = 0;
-
-		for (size_t j = 0; j < m; j++)
-			s = (uint8_t)(s + is_text(p[i + j]));
-		t += s;
-	}
-	return t;
+	return (uint8_t)(b - prev + 1) <= 2;
 }
 
-/* Pairs (p[k-1], p[k]) for k in 1..n-1, d = p[k] - p[k-1] in {255, 0, 1}
- * <=> d + 1 in {0, 1, 2}. */
-static uint32_t count_near(const uint8_t *p, size_t n)
+/* The text and near counts of one run, byte by byte: the reference the
+ * vector loop below must agree with, and its tail. Positions from..n-1. */
+static void count_scalar(const uint8_t *p, size_t from, size_t n, uint32_t *text, uint32_t *near)
 {
-	uint32_t near = 0;
+	uint32_t t = 0, m = 0;
 
-	for (size_t i = 1; i < n; i += CHUNK) {
-		size_t m = n - i < CHUNK ? n - i : CHUNK;
-		uint8_t s = 0;
-
-		for (size_t j = 0; j < m; j++)
-			s = (uint8_t)(s + ((uint8_t)(p[i + j] - p[i + j - 1] + 1) <= 2));
-		near += s;
+	for (size_t k = from; k < n; k++) {
+		t += is_text(p[k]);
+		m += is_near(p[k - 1], p[k]); /* from >= 1 */
 	}
-	return near;
+	*text += t;
+	*near += m;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* 16 positions per step: each lane's count is a byte, so lanes are
+ * folded into 64-bit sums (psadbw) at least every 255 steps. */
+#define LANE_STEPS 255
+
+static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
+{
+	const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi8(1);
+	const __m128i sp = _mm_set1_epi8(0x20), top = _mm_set1_epi8(0x5e);
+	const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+	const __m128i cr = _mm_set1_epi8('\r'), two = _mm_set1_epi8(2);
+	__m128i tsum = zero, nsum = zero;
+	size_t k = 1; /* position 0 has no predecessor; the caller counts its text */
+
+	while (n - k >= 16) {
+		__m128i tacc = zero, nacc = zero;
+		for (unsigned s = 0; s < LANE_STEPS && n - k >= 16; s++, k += 16) {
+			__m128i b = _mm_loadu_si128((const __m128i *)(p + k));
+			__m128i prev = _mm_loadu_si128((const __m128i *)(p + k - 1));
+			/* (uint8_t)(b - 0x20) < 0x5f <=> min(b - 0x20, 0x5e) == b - 0x20 */
+			__m128i x = _mm_sub_epi8(b, sp);
+			__m128i t = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
+			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, tab));
+			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, lf));
+			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, cr));
+			__m128i d = _mm_add_epi8(_mm_sub_epi8(b, prev), one);
+			__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(d, two), d);
+			tacc = _mm_sub_epi8(tacc, t); /* a true lane is -1 */
+			nacc = _mm_sub_epi8(nacc, m);
+		}
+		tsum = _mm_add_epi64(tsum, _mm_sad_epu8(tacc, zero));
+		nsum = _mm_add_epi64(nsum, _mm_sad_epu8(nacc, zero));
+	}
+	*text += (uint32_t)(_mm_cvtsi128_si64(tsum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(tsum, tsum)));
+	*near += (uint32_t)(_mm_cvtsi128_si64(nsum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(nsum, nsum)));
+	return k;
+}
+#else
+static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
+{
+	return 1;
+}
+#endif
+
+/* Text bytes of p[0..n-1] and near pairs (p[k-1], p[k]) for k in 1..n-1,
+ * in one pass. */
+static void count_run(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
+{
+	if (n == 0)
+		return;
+	*text += is_text(p[0]);
+	count_scalar(p, count_vector(p, n, text, near), n, text, near);
 }
 
 /* Judged bytes are at most 2 * GUARD_WINDOW, so 16-bit counts hold. */
@@ -200,8 +239,9 @@ void guard_stats(const uint8_t *p, size_t n, guard_stats_t *out)
 		na = nb = GUARD_WINDOW;
 		b = p + n - GUARD_WINDOW;
 	}
-	out->near = count_near(a, na) + count_near(b, nb);
-	out->text = count_text(a, na) + count_text(b, nb);
+	out->near = out->text = 0;
+	count_run(a, na, &out->text, &out->near);
+	count_run(b, nb, &out->text, &out->near);
 	out->max = na + nb <= SHORT_RUN ? max_short(a, na, b, nb) : max_long(a, na, b, nb);
 }
 
