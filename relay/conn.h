@@ -59,8 +59,9 @@ struct conn {
 	practice_state_t *practice;
 
 	queue_t q;
-	queue_block_t *inflight; /* last message written, until fully sent */
-	int inflight_failed;     /* its write failed: nack it at the end */
+	queue_block_t *inflight; /* last messages written, until fully sent */
+	int inflight_failed;     /* a write failed: nack them at the end */
+	size_t tls_left;         /* record bytes the socket has not taken yet */
 	int write_requested;
 	int close_code;    /* WebSocket close code once CLOSING */
 	int close_reason;  /* zk_err_t */

@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "tlsout.h"
 #include "zkerr.h"
 
 static void want_write(conn_t *c)
@@ -338,20 +339,40 @@ nack:
 
 /* ---- writing --------------------------------------------------------- */
 
-/* The message last handed to libwebsockets stays here until the next
- * WRITEABLE (which comes only once libwebsockets has sent all of it), so
- * that if the connection ends while libwebsockets still holds part of it,
- * its frames can be nacked: a peer never sees any frame of a message it
- * did not receive whole. */
-static void inflight_release(conn_t *c)
+/* How much one writeable turn writes to one connection: several queued
+ * messages, one system call (tlsout.h), and then the other connections'
+ * turn. */
+#define DELIVER_TURN_BYTES (128u * 1024u)
+
+/* The messages last handed to libwebsockets stay here until the socket
+ * has taken every record of them, so that if the connection ends before,
+ * their frames can be nacked: a peer never sees any frame of a message
+ * it did not receive whole. While libwebsockets holds part of one (it
+ * sends that on before the next WRITEABLE) all of them stay. */
+static void inflight_release_sent(conn_t *c)
 {
-	if (c->inflight) {
-		queue_release(&c->relay->pool, c->inflight);
-		c->inflight = NULL;
+	if (lws_partial_buffered(c->wsi))
+		return;
+	/* The bytes not yet taken are the last ones handed over: a message
+	 * with at least that many after it is all in the kernel. */
+	while (c->inflight && c->inflight->after >= c->tls_left) {
+		queue_block_t *b = c->inflight;
+		c->inflight = b->next;
+		queue_release(&c->relay->pool, b);
 	}
 }
 
-static int write_head(conn_t *c)
+static void inflight_add(conn_t *c, queue_block_t *b)
+{
+	queue_block_t **pp = &c->inflight;
+	while (*pp)
+		pp = &(*pp)->next; /* a handful of blocks: one turn's worth */
+	*pp = b;
+}
+
+/* Writes the head block as one WebSocket message; 0, or -1 if
+ * libwebsockets failed. */
+static int write_head(conn_t *c, SSL *ssl)
 {
 	relay_t *r = c->relay;
 	queue_block_t *b = queue_pop(&c->q);
@@ -363,27 +384,67 @@ static int write_head(conn_t *c)
 		/* uv_hrtime() is CLOCK_MONOTONIC too, in nanoseconds. */
 		metrics_observe(&metrics.dwell, (double)(uv_hrtime() - b->first_ns) / 1e9, b->frames);
 	}
-	c->inflight = b;
+	b->after = tlsout_accepted(ssl); /* for now: handed over up to its end */
+	inflight_add(c, b);
 	if (rc < 0 || (size_t)rc < b->len) {
 		c->inflight_failed = 1; /* nacked when the connection ends */
 		return -1;
 	}
-	if (!lws_partial_buffered(c->wsi))
-		inflight_release(c); /* all in the kernel: nothing to keep */
 	return 0;
+}
+
+/* Writes queued messages, up to a turn's worth, their records gathered
+ * into one send(). Stops early once libwebsockets holds part of one (the
+ * socket is full). 0, or -1 to close the connection. */
+static int write_turn(conn_t *c, SSL *ssl)
+{
+	size_t sent = 0, total;
+	int rc = 0, out;
+
+	/* Without the gathering BIO (no memory) records go out one by one. */
+	(void)tlsout_begin(ssl);
+	while (c->q.head && sent < DELIVER_TURN_BYTES && !lws_partial_buffered(c->wsi)) {
+		sent += c->q.head->len;
+		if ((rc = write_head(c, ssl)))
+			break;
+	}
+	total = tlsout_accepted(ssl);
+	for (queue_block_t *b = c->inflight; b; b = b->next)
+		b->after = total - b->after;
+	out = tlsout_end(ssl);
+	if (out < 0) {
+		c->inflight_failed = 1;
+		return -1;
+	}
+	c->tls_left = tlsout_left(ssl);
+	inflight_release_sent(c);
+	return rc;
 }
 
 int deliver_flush(conn_t *c)
 {
 	relay_t *r = c->relay;
+	SSL *ssl = lws_get_ssl(c->wsi);
+	int out;
 
 	c->write_requested = 0;
-	inflight_release(c);
-	if (c->q.head && write_head(c))
+	/* Records the socket did not take last time go before anything. */
+	out = tlsout_flush(ssl);
+	if (out < 0) {
+		c->inflight_failed = 1;
+		return -1;
+	}
+	c->tls_left = tlsout_left(ssl);
+	inflight_release_sent(c);
+	if (c->tls_left) {
+		want_write(c);
+		return 0;
+	}
+	if (c->q.head && write_turn(c, ssl))
 		return -1;
 	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
 		resume_senders(c);
-	if (c->q.head) {
+	if (c->q.head || c->tls_left) {
 		want_write(c);
 		return 0;
 	}
@@ -422,9 +483,13 @@ void deliver_abandon(conn_t *c)
 	relay_t *r = c->relay;
 	queue_block_t *b;
 
-	if (c->inflight && (c->inflight_failed || lws_partial_buffered(c->wsi)))
-		nack_block(r, c->inflight);
-	inflight_release(c);
+	/* What the socket took, the peer may have; the rest it has not. */
+	while ((b = c->inflight)) {
+		c->inflight = b->next;
+		if (c->inflight_failed || lws_partial_buffered(c->wsi) || b->after < c->tls_left)
+			nack_block(r, b);
+		queue_release(&r->pool, b);
+	}
 
 	while ((b = queue_pop(&c->q))) {
 		r->queued_total -= b->len;
