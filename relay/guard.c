@@ -120,42 +120,95 @@ static void count_scalar(const uint8_t *p, size_t from, size_t n, uint32_t *text
  * folded into 64-bit sums (psadbw) at least every 255 steps. */
 #define LANE_STEPS 255
 
+/* Adds 1 to the text and near lanes of the 16 positions at p + k that
+ * mask keeps. */
+static inline void count_step(const uint8_t *p, size_t k, __m128i mask, __m128i *tacc,
+			      __m128i *nacc)
+{
+	const __m128i one = _mm_set1_epi8(1), two = _mm_set1_epi8(2);
+	const __m128i sp = _mm_set1_epi8(0x20), top = _mm_set1_epi8(0x5e);
+	__m128i b = _mm_loadu_si128((const __m128i *)(p + k));
+	__m128i prev = _mm_loadu_si128((const __m128i *)(p + k - 1));
+	/* (uint8_t)(b - 0x20) < 0x5f <=> min(b - 0x20, 0x5e) == b - 0x20 */
+	__m128i x = _mm_sub_epi8(b, sp);
+	__m128i t = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(b, _mm_set1_epi8('\t')));
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(b, _mm_set1_epi8('\n')));
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(b, _mm_set1_epi8('\r')));
+	__m128i d = _mm_add_epi8(_mm_sub_epi8(b, prev), one);
+	__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(d, two), d);
+	*tacc = _mm_sub_epi8(*tacc, _mm_and_si128(t, mask)); /* a true lane is -1 */
+	*nacc = _mm_sub_epi8(*nacc, _mm_and_si128(m, mask));
+}
+
+static uint32_t lanes_sum(__m128i v)
+{
+	__m128i s = _mm_sad_epu8(v, _mm_setzero_si128());
+	return (uint32_t)(_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)));
+}
+
+/* Positions 1..n-1; returns the first position it did not count (n if it
+ * counted all). The last partial step reads the last 16 positions again
+ * and keeps only the lanes not yet counted. */
 static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
 {
-	const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi8(1);
-	const __m128i sp = _mm_set1_epi8(0x20), top = _mm_set1_epi8(0x5e);
-	const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
-	const __m128i cr = _mm_set1_epi8('\r'), two = _mm_set1_epi8(2);
-	__m128i tsum = zero, nsum = zero;
+	static const uint8_t keep_last[32] = {
+		0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+		0,    0,    0,    0,    0,    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	const __m128i all = _mm_set1_epi8(-1);
+	uint32_t t = 0, m = 0;
 	size_t k = 1; /* position 0 has no predecessor; the caller counts its text */
 
+	if (n < 17)
+		return k;
 	while (n - k >= 16) {
-		__m128i tacc = zero, nacc = zero;
-		for (unsigned s = 0; s < LANE_STEPS && n - k >= 16; s++, k += 16) {
-			__m128i b = _mm_loadu_si128((const __m128i *)(p + k));
-			__m128i prev = _mm_loadu_si128((const __m128i *)(p + k - 1));
-			/* (uint8_t)(b - 0x20) < 0x5f <=> min(b - 0x20, 0x5e) == b - 0x20 */
-			__m128i x = _mm_sub_epi8(b, sp);
-			__m128i t = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
-			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, tab));
-			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, lf));
-			t = _mm_or_si128(t, _mm_cmpeq_epi8(b, cr));
-			__m128i d = _mm_add_epi8(_mm_sub_epi8(b, prev), one);
-			__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(d, two), d);
-			tacc = _mm_sub_epi8(tacc, t); /* a true lane is -1 */
-			nacc = _mm_sub_epi8(nacc, m);
-		}
-		tsum = _mm_add_epi64(tsum, _mm_sad_epu8(tacc, zero));
-		nsum = _mm_add_epi64(nsum, _mm_sad_epu8(nacc, zero));
+		__m128i tacc = _mm_setzero_si128(), nacc = _mm_setzero_si128();
+		for (unsigned s = 0; s < LANE_STEPS && n - k >= 16; s++, k += 16)
+			count_step(p, k, all, &tacc, &nacc);
+		t += lanes_sum(tacc);
+		m += lanes_sum(nacc);
 	}
-	*text += (uint32_t)(_mm_cvtsi128_si64(tsum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(tsum, tsum)));
-	*near += (uint32_t)(_mm_cvtsi128_si64(nsum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(nsum, nsum)));
+	if (k < n) {
+		/* n - k in 1..15 positions left; the step at n - 16 >= 1 sees
+		 * 16 - (n - k) counted ones first. */
+		__m128i tacc = _mm_setzero_si128(), nacc = _mm_setzero_si128();
+		__m128i mask = _mm_loadu_si128((const __m128i *)(keep_last + (n - k)));
+		count_step(p, n - 16, mask, &tacc, &nacc);
+		t += lanes_sum(tacc);
+		m += lanes_sum(nacc);
+		k = n;
+	}
+	*text += t;
+	*near += m;
 	return k;
+}
+
+/* The largest of 256 byte counts. */
+static uint32_t max_u8x256(const uint8_t *h)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)h);
+	for (unsigned i = 16; i < 256; i += 16)
+		v = _mm_max_epu8(v, _mm_loadu_si128((const __m128i *)(h + i)));
+	v = _mm_max_epu8(v, _mm_srli_si128(v, 8));
+	v = _mm_max_epu8(v, _mm_srli_si128(v, 4));
+	v = _mm_max_epu8(v, _mm_srli_si128(v, 2));
+	v = _mm_max_epu8(v, _mm_srli_si128(v, 1));
+	return (uint32_t)(_mm_cvtsi128_si32(v) & 0xff);
 }
 #else
 static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
 {
 	return 1;
+}
+
+static uint32_t max_u8x256(const uint8_t *h)
+{
+	uint32_t max = 0;
+	for (unsigned i = 0; i < 256; i++)
+		max = h[i] > max ? h[i] : max;
+	return max;
 }
 #endif
 
@@ -172,30 +225,21 @@ static void count_run(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near
 /* Judged bytes are at most 2 * GUARD_WINDOW, so 16-bit counts hold. */
 _Static_assert(2 * GUARD_WINDOW <= UINT16_MAX, "guard counts are 16-bit");
 
-/* Short runs: one histogram, zeroed afterwards entry by entry (cheaper
- * than clearing all 256 for a few bytes) and the maximum kept as it goes.
- * The relay judges on one thread; the tests run each in its own process. */
-#define SHORT_RUN 256
-static _Thread_local uint16_t short_hist[256];
+/* Short runs: byte counters (a run of at most 255 bytes cannot overflow
+ * one), cleared and searched for their maximum 16 at a time. */
+#define SHORT_RUN 255
 
 static uint32_t max_short(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 {
-	uint16_t max = 0;
+	uint8_t hist[256];
 	size_t i;
 
-	for (i = 0; i < na; i++) {
-		uint16_t c = ++short_hist[a[i]];
-		max = c > max ? c : max;
-	}
-	for (i = 0; i < nb; i++) {
-		uint16_t c = ++short_hist[b[i]];
-		max = c > max ? c : max;
-	}
+	memset(hist, 0, sizeof(hist));
 	for (i = 0; i < na; i++)
-		short_hist[a[i]] = 0;
+		hist[a[i]]++;
 	for (i = 0; i < nb; i++)
-		short_hist[b[i]] = 0;
-	return max;
+		hist[b[i]]++;
+	return max_u8x256(hist);
 }
 
 /* Four partial histograms: consecutive equal bytes would otherwise wait

@@ -203,8 +203,11 @@ START_TEST(test_stats_exact)
 	for (size_t n = 1; n <= 2 * GUARD_WINDOW; n += 37)
 		assert_stats_match(buf, n);
 	assert_stats_match(buf, 2 * GUARD_WINDOW);
-	/* All one value, and all text: every lane true for the whole run. */
+	/* All one value, and all text: every lane true for the whole run,
+	 * and the largest counts the short and long histograms can hold. */
 	memset(buf, 'a', sizeof(buf));
+	for (size_t n = 250; n <= 260; n++)
+		assert_stats_match(buf, n);
 	assert_stats_match(buf, 2 * GUARD_WINDOW);
 	assert_stats_match(buf, 5000);
 	/* Two windows of a long payload. */
