@@ -12,12 +12,25 @@
 #include "tlsout.h"
 #include "zkerr.h"
 
+/* Something is queued for c: it is written on the next loop turn (from
+ * listener.c's kick), without asking the poll whether the socket has
+ * room, which it nearly always has; asking costs two epoll_ctl() calls
+ * and a poll round per write. All frames that arrive before then leave
+ * together. */
 static void want_write(conn_t *c)
 {
 	if (!c->write_requested) {
-		c->write_requested = 1;
-		lws_callback_on_writable(c->wsi);
+		c->write_requested = WRITE_NEXT_TURN;
+		listener_kick(c);
 	}
+}
+
+/* The socket is full (or libwebsockets holds part of a message): write
+ * again once it has room. */
+static void want_writeable(conn_t *c)
+{
+	c->write_requested = WRITE_WHEN_WRITEABLE;
+	lws_callback_on_writable(c->wsi);
 }
 
 /* ---- backpressure ---------------------------------------------------- */
@@ -436,16 +449,20 @@ int deliver_flush(conn_t *c)
 	}
 	c->tls_left = tlsout_left(ssl);
 	inflight_release_sent(c);
-	if (c->tls_left) {
-		want_write(c);
+	if (c->tls_left || lws_partial_buffered(c->wsi)) {
+		want_writeable(c);
 		return 0;
 	}
 	if (c->q.head && write_turn(c, ssl))
 		return -1;
 	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
 		resume_senders(c);
-	if (c->q.head || c->tls_left) {
-		want_write(c);
+	if (c->tls_left || lws_partial_buffered(c->wsi)) {
+		want_writeable(c);
+		return 0;
+	}
+	if (c->q.head) {
+		want_write(c); /* a turn's worth written: the others' turn first */
 		return 0;
 	}
 	if (c->state == CONN_CLOSING && !c->close_ready) {
@@ -483,7 +500,12 @@ void deliver_abandon(conn_t *c)
 	relay_t *r = c->relay;
 	queue_block_t *b;
 
-	/* What the socket took, the peer may have; the rest it has not. */
+	/* What the socket took, the peer may have; the rest it has not.
+	 * libwebsockets' own last writes (its Close frame) go through the
+	 * gathering BIO too and may have sent more of what was left. */
+	SSL *ssl = lws_get_ssl(c->wsi);
+	if (ssl)
+		c->tls_left = tlsout_left(ssl);
 	while ((b = c->inflight)) {
 		c->inflight = b->next;
 		if (c->inflight_failed || lws_partial_buffered(c->wsi) || b->after < c->tls_left)

@@ -221,6 +221,13 @@ static void on_kick_idle(uv_idle_t *h)
 			finish_close(c);
 			continue;
 		}
+		if (c->write_requested == WRITE_NEXT_TURN && conn_on_writeable(c)) {
+			/* The socket failed: what it holds is nacked as it
+			 * closes, and nothing more is read from it. */
+			conn_kill(c);
+			c->state = CONN_CLOSING;
+			continue;
+		}
 		if (!readable_now(c))
 			continue;
 		struct lws_pollfd pfd = { .fd = lws_get_socket_fd(c->wsi),
