@@ -284,7 +284,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	const config_t *cfg = &r->cfg;
 	uint32_t stream = f->u.data.stream;
 	uint64_t seq = f->u.data.seq;
-	const int64_t now = (int64_t)time(NULL);
+	const int64_t now = r->rx_s;
 	conn_t *d;
 	size_t n;
 	int reason;
@@ -304,7 +304,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	/* Rate limits count every data frame the relay examines, before the
 	 * guard (so a flood costs no guard time) and before any routing
 	 * decision (so the answer says nothing about destinations). */
-	if (!within_rate_limits(src, f->u.data.payload.len, uv_hrtime())) {
+	if (!within_rate_limits(src, f->u.data.payload.len, r->rx_ns)) {
 		reason = ZK_ERATELIMIT;
 		goto nack;
 	}
