@@ -10,6 +10,11 @@
 #define STEPS_PER_OCTAVE 32
 #define NBUCKETS (STEPS_PER_OCTAVE * 12 + 1) /* 16 .. 65535 */
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The CPU has AVX2 (set by guard_init()): count 32 positions a step. */
+static int wide;
+#endif
+
 static guard_stats_t table[NBUCKETS];
 static uint32_t bucket_top[NBUCKETS];
 static int ready;
@@ -77,6 +82,9 @@ void guard_init(void)
 		table[i].text = threshold(top, 98.0 / 256, 1, BUDGET_EACH);
 		table[i].near = threshold(top - 1, 3.0 / 256, 1, BUDGET_EACH);
 	}
+#if defined(__x86_64__) && defined(__GNUC__)
+	wide = __builtin_cpu_supports("avx2");
+#endif
 	ready = 1;
 }
 
@@ -147,10 +155,10 @@ static uint32_t lanes_sum(__m128i v)
 	return (uint32_t)(_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)));
 }
 
-/* Positions 1..n-1; returns the first position it did not count (n if it
- * counted all). The last partial step reads the last 16 positions again
- * and keeps only the lanes not yet counted. */
-static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
+/* Positions k..n-1 (k >= 1); returns the first position it did not count
+ * (n if it counted all). The last partial step reads the last 16
+ * positions again and keeps only the lanes not yet counted. */
+static size_t count_vector(const uint8_t *p, size_t k, size_t n, uint32_t *text, uint32_t *near)
 {
 	static const uint8_t keep_last[32] = {
 		0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
@@ -159,7 +167,6 @@ static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t 
 	};
 	const __m128i all = _mm_set1_epi8(-1);
 	uint32_t t = 0, m = 0;
-	size_t k = 1; /* position 0 has no predecessor; the caller counts its text */
 
 	if (n < 17)
 		return k;
@@ -197,10 +204,52 @@ static uint32_t max_u8x256(const uint8_t *h)
 	v = _mm_max_epu8(v, _mm_srli_si128(v, 1));
 	return (uint32_t)(_mm_cvtsi128_si32(v) & 0xff);
 }
-#else
-static size_t count_vector(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_WIDE 1
+
+/* The same as count_step() on 32 positions, where the CPU has AVX2
+ * (guard_init() asks it). */
+__attribute__((target("avx2"))) static size_t count_wide(const uint8_t *p, size_t n,
+							  uint32_t *text, uint32_t *near)
 {
-	return 1;
+	const __m256i one = _mm256_set1_epi8(1), two = _mm256_set1_epi8(2);
+	const __m256i sp = _mm256_set1_epi8(0x20), top = _mm256_set1_epi8(0x5e);
+	const __m256i tab = _mm256_set1_epi8('\t'), lf = _mm256_set1_epi8('\n');
+	const __m256i cr = _mm256_set1_epi8('\r'), zero = _mm256_setzero_si256();
+	__m256i tsum = zero, nsum = zero;
+	size_t k = 1;
+
+	while (n - k >= 32) {
+		__m256i tacc = zero, nacc = zero;
+		for (unsigned s = 0; s < LANE_STEPS && n - k >= 32; s++, k += 32) {
+			__m256i b = _mm256_loadu_si256((const __m256i *)(p + k));
+			__m256i prev = _mm256_loadu_si256((const __m256i *)(p + k - 1));
+			__m256i x = _mm256_sub_epi8(b, sp);
+			__m256i t = _mm256_cmpeq_epi8(_mm256_min_epu8(x, top), x);
+			t = _mm256_or_si256(t, _mm256_cmpeq_epi8(b, tab));
+			t = _mm256_or_si256(t, _mm256_cmpeq_epi8(b, lf));
+			t = _mm256_or_si256(t, _mm256_cmpeq_epi8(b, cr));
+			__m256i d = _mm256_add_epi8(_mm256_sub_epi8(b, prev), one);
+			__m256i m = _mm256_cmpeq_epi8(_mm256_min_epu8(d, two), d);
+			tacc = _mm256_sub_epi8(tacc, t);
+			nacc = _mm256_sub_epi8(nacc, m);
+		}
+		tsum = _mm256_add_epi64(tsum, _mm256_sad_epu8(tacc, zero));
+		nsum = _mm256_add_epi64(nsum, _mm256_sad_epu8(nacc, zero));
+	}
+	uint64_t ts[4], ns[4];
+	_mm256_storeu_si256((__m256i *)ts, tsum);
+	_mm256_storeu_si256((__m256i *)ns, nsum);
+	*text += (uint32_t)(ts[0] + ts[1] + ts[2] + ts[3]);
+	*near += (uint32_t)(ns[0] + ns[1] + ns[2] + ns[3]);
+	return k;
+}
+#endif
+#else
+static size_t count_vector(const uint8_t *p, size_t k, size_t n, uint32_t *text, uint32_t *near)
+{
+	return k;
 }
 
 static uint32_t max_u8x256(const uint8_t *h)
@@ -218,8 +267,15 @@ static void count_run(const uint8_t *p, size_t n, uint32_t *text, uint32_t *near
 {
 	if (n == 0)
 		return;
+	size_t k = 1; /* position 0 has no predecessor */
+
 	*text += is_text(p[0]);
-	count_scalar(p, count_vector(p, n, text, near), n, text, near);
+#if defined(HAVE_WIDE)
+	if (wide)
+		k = count_wide(p, n, text, near);
+#endif
+	k = count_vector(p, k, n, text, near);
+	count_scalar(p, k, n, text, near);
 }
 
 /* Judged bytes are at most 2 * GUARD_WINDOW, so 16-bit counts hold. */
