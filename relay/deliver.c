@@ -406,13 +406,27 @@ static int write_head(conn_t *c, SSL *ssl)
 	return 0;
 }
 
+/* out is what the gathering BIO's last send said (as tlsout_end()):
+ * notes what the socket has not taken and releases the messages it has.
+ * 0, or -1 if the socket failed (the connection must end). */
+static int after_send(conn_t *c, SSL *ssl, int out)
+{
+	if (out < 0) {
+		c->inflight_failed = 1;
+		return -1;
+	}
+	c->tls_left = tlsout_left(ssl);
+	inflight_release_sent(c);
+	return 0;
+}
+
 /* Writes queued messages, up to a turn's worth, their records gathered
  * into one send(). Stops early once libwebsockets holds part of one (the
  * socket is full). 0, or -1 to close the connection. */
 static int write_turn(conn_t *c, SSL *ssl)
 {
 	size_t sent = 0, total;
-	int rc = 0, out;
+	int rc = 0;
 
 	/* Without the gathering BIO (no memory) records go out one by one. */
 	(void)tlsout_begin(ssl);
@@ -424,43 +438,36 @@ static int write_turn(conn_t *c, SSL *ssl)
 	total = tlsout_accepted(ssl);
 	for (queue_block_t *b = c->inflight; b; b = b->next)
 		b->after = total - b->after;
-	out = tlsout_end(ssl);
-	if (out < 0) {
-		c->inflight_failed = 1;
-		return -1;
-	}
-	c->tls_left = tlsout_left(ssl);
-	inflight_release_sent(c);
-	return rc;
+	return after_send(c, ssl, tlsout_end(ssl)) ? -1 : rc;
+}
+
+/* The socket is full, or libwebsockets holds part of a message: 1 after
+ * asking the poll to say when it has room, else 0. */
+static int wait_if_full(conn_t *c)
+{
+	if (!c->tls_left && !lws_partial_buffered(c->wsi))
+		return 0;
+	want_writeable(c);
+	return 1;
 }
 
 int deliver_flush(conn_t *c)
 {
 	relay_t *r = c->relay;
 	SSL *ssl = lws_get_ssl(c->wsi);
-	int out;
 
 	c->write_requested = 0;
 	/* Records the socket did not take last time go before anything. */
-	out = tlsout_flush(ssl);
-	if (out < 0) {
-		c->inflight_failed = 1;
+	if (after_send(c, ssl, tlsout_flush(ssl)))
 		return -1;
-	}
-	c->tls_left = tlsout_left(ssl);
-	inflight_release_sent(c);
-	if (c->tls_left || lws_partial_buffered(c->wsi)) {
-		want_writeable(c);
+	if (wait_if_full(c))
 		return 0;
-	}
 	if (c->q.head && write_turn(c, ssl))
 		return -1;
 	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
 		resume_senders(c);
-	if (c->tls_left || lws_partial_buffered(c->wsi)) {
-		want_writeable(c);
+	if (wait_if_full(c))
 		return 0;
-	}
 	if (c->q.head) {
 		want_write(c); /* a turn's worth written: the others' turn first */
 		return 0;
