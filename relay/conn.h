@@ -32,6 +32,12 @@ typedef enum {
 	CONN_CLOSED,    /* LWS_CALLBACK_CLOSED seen */
 } conn_state_t;
 
+/* When a connection with something to write writes it. */
+enum {
+	WRITE_NEXT_TURN = 1,      /* from listener.c's kick, on the next loop turn */
+	WRITE_WHEN_WRITEABLE = 2, /* once the poll says the socket has room */
+};
+
 struct conn {
 	relay_t *relay;
 	struct lws *wsi;
@@ -68,9 +74,10 @@ struct conn {
 	practice_state_t *practice;
 
 	queue_t q;
-	queue_block_t *inflight; /* last message written, until fully sent */
-	int inflight_failed;     /* its write failed: nack it at the end */
-	int write_requested;
+	queue_block_t *inflight; /* last messages written, until fully sent */
+	int inflight_failed;     /* a write failed: nack them at the end */
+	size_t tls_left;         /* record bytes the socket has not taken yet */
+	int write_requested;     /* WRITE_NEXT_TURN or WRITE_WHEN_WRITEABLE, or 0 */
 	int close_code;    /* WebSocket close code once CLOSING */
 	int close_reason;  /* zk_err_t */
 

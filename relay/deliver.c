@@ -9,14 +9,28 @@
 #include "guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "tlsout.h"
 #include "zkerr.h"
 
+/* Something is queued for c: it is written on the next loop turn (from
+ * listener.c's kick), without asking the poll whether the socket has
+ * room, which it nearly always has; asking costs two epoll_ctl() calls
+ * and a poll round per write. All frames that arrive before then leave
+ * together. */
 static void want_write(conn_t *c)
 {
 	if (!c->write_requested) {
-		c->write_requested = 1;
-		lws_callback_on_writable(c->wsi);
+		c->write_requested = WRITE_NEXT_TURN;
+		listener_kick(c);
 	}
+}
+
+/* The socket is full (or libwebsockets holds part of a message): write
+ * again once it has room. */
+static void want_writeable(conn_t *c)
+{
+	c->write_requested = WRITE_WHEN_WRITEABLE;
+	lws_callback_on_writable(c->wsi);
 }
 
 /* ---- backpressure ---------------------------------------------------- */
@@ -270,7 +284,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	const config_t *cfg = &r->cfg;
 	uint32_t stream = f->u.data.stream;
 	uint64_t seq = f->u.data.seq;
-	const int64_t now = (int64_t)time(NULL);
+	const int64_t now = r->rx_s;
 	conn_t *d;
 	size_t n;
 	int reason;
@@ -290,7 +304,7 @@ void deliver_data(conn_t *src, const wire_frame_t *f)
 	/* Rate limits count every data frame the relay examines, before the
 	 * guard (so a flood costs no guard time) and before any routing
 	 * decision (so the answer says nothing about destinations). */
-	if (!within_rate_limits(src, f->u.data.payload.len, uv_hrtime())) {
+	if (!within_rate_limits(src, f->u.data.payload.len, r->rx_ns)) {
 		reason = ZK_ERATELIMIT;
 		goto nack;
 	}
@@ -338,20 +352,40 @@ nack:
 
 /* ---- writing --------------------------------------------------------- */
 
-/* The message last handed to libwebsockets stays here until the next
- * WRITEABLE (which comes only once libwebsockets has sent all of it), so
- * that if the connection ends while libwebsockets still holds part of it,
- * its frames can be nacked: a peer never sees any frame of a message it
- * did not receive whole. */
-static void inflight_release(conn_t *c)
+/* How much one writeable turn writes to one connection: several queued
+ * messages, one system call (tlsout.h), and then the other connections'
+ * turn. */
+#define DELIVER_TURN_BYTES (128u * 1024u)
+
+/* The messages last handed to libwebsockets stay here until the socket
+ * has taken every record of them, so that if the connection ends before,
+ * their frames can be nacked: a peer never sees any frame of a message
+ * it did not receive whole. While libwebsockets holds part of one (it
+ * sends that on before the next WRITEABLE) all of them stay. */
+static void inflight_release_sent(conn_t *c)
 {
-	if (c->inflight) {
-		queue_release(&c->relay->pool, c->inflight);
-		c->inflight = NULL;
+	if (lws_partial_buffered(c->wsi))
+		return;
+	/* The bytes not yet taken are the last ones handed over: a message
+	 * with at least that many after it is all in the kernel. */
+	while (c->inflight && c->inflight->after >= c->tls_left) {
+		queue_block_t *b = c->inflight;
+		c->inflight = b->next;
+		queue_release(&c->relay->pool, b);
 	}
 }
 
-static int write_head(conn_t *c)
+static void inflight_add(conn_t *c, queue_block_t *b)
+{
+	queue_block_t **pp = &c->inflight;
+	while (*pp)
+		pp = &(*pp)->next; /* a handful of blocks: one turn's worth */
+	*pp = b;
+}
+
+/* Writes the head block as one WebSocket message; 0, or -1 if
+ * libwebsockets failed. */
+static int write_head(conn_t *c, SSL *ssl)
 {
 	relay_t *r = c->relay;
 	queue_block_t *b = queue_pop(&c->q);
@@ -363,28 +397,79 @@ static int write_head(conn_t *c)
 		/* uv_hrtime() is CLOCK_MONOTONIC too, in nanoseconds. */
 		metrics_observe(&metrics.dwell, (double)(uv_hrtime() - b->first_ns) / 1e9, b->frames);
 	}
-	c->inflight = b;
+	b->after = tlsout_accepted(ssl); /* for now: handed over up to its end */
+	inflight_add(c, b);
 	if (rc < 0 || (size_t)rc < b->len) {
 		c->inflight_failed = 1; /* nacked when the connection ends */
 		return -1;
 	}
-	if (!lws_partial_buffered(c->wsi))
-		inflight_release(c); /* all in the kernel: nothing to keep */
 	return 0;
+}
+
+/* out is what the gathering BIO's last send said (as tlsout_end()):
+ * notes what the socket has not taken and releases the messages it has.
+ * 0, or -1 if the socket failed (the connection must end). */
+static int after_send(conn_t *c, SSL *ssl, int out)
+{
+	if (out < 0) {
+		c->inflight_failed = 1;
+		return -1;
+	}
+	c->tls_left = tlsout_left(ssl);
+	inflight_release_sent(c);
+	return 0;
+}
+
+/* Writes queued messages, up to a turn's worth, their records gathered
+ * into one send(). Stops early once libwebsockets holds part of one (the
+ * socket is full). 0, or -1 to close the connection. */
+static int write_turn(conn_t *c, SSL *ssl)
+{
+	size_t sent = 0, total;
+	int rc = 0;
+
+	/* Without the gathering BIO (no memory) records go out one by one. */
+	(void)tlsout_begin(ssl);
+	while (c->q.head && sent < DELIVER_TURN_BYTES && !lws_partial_buffered(c->wsi)) {
+		sent += c->q.head->len;
+		if ((rc = write_head(c, ssl)))
+			break;
+	}
+	total = tlsout_accepted(ssl);
+	for (queue_block_t *b = c->inflight; b; b = b->next)
+		b->after = total - b->after;
+	return after_send(c, ssl, tlsout_end(ssl)) ? -1 : rc;
+}
+
+/* The socket is full, or libwebsockets holds part of a message: 1 after
+ * asking the poll to say when it has room, else 0. */
+static int wait_if_full(conn_t *c)
+{
+	if (!c->tls_left && !lws_partial_buffered(c->wsi))
+		return 0;
+	want_writeable(c);
+	return 1;
 }
 
 int deliver_flush(conn_t *c)
 {
 	relay_t *r = c->relay;
+	SSL *ssl = lws_get_ssl(c->wsi);
 
 	c->write_requested = 0;
-	inflight_release(c);
-	if (c->q.head && write_head(c))
+	/* Records the socket did not take last time go before anything. */
+	if (after_send(c, ssl, tlsout_flush(ssl)))
+		return -1;
+	if (wait_if_full(c))
+		return 0;
+	if (c->q.head && write_turn(c, ssl))
 		return -1;
 	if (c->nwaiters && c->q.bytes <= r->cfg.queue_low_water)
 		resume_senders(c);
+	if (wait_if_full(c))
+		return 0;
 	if (c->q.head) {
-		want_write(c);
+		want_write(c); /* a turn's worth written: the others' turn first */
 		return 0;
 	}
 	if (c->state == CONN_CLOSING && !c->close_ready) {
@@ -422,9 +507,18 @@ void deliver_abandon(conn_t *c)
 	relay_t *r = c->relay;
 	queue_block_t *b;
 
-	if (c->inflight && (c->inflight_failed || lws_partial_buffered(c->wsi)))
-		nack_block(r, c->inflight);
-	inflight_release(c);
+	/* What the socket took, the peer may have; the rest it has not.
+	 * libwebsockets' own last writes (its Close frame) go through the
+	 * gathering BIO too and may have sent more of what was left. */
+	SSL *ssl = lws_get_ssl(c->wsi);
+	if (ssl)
+		c->tls_left = tlsout_left(ssl);
+	while ((b = c->inflight)) {
+		c->inflight = b->next;
+		if (c->inflight_failed || lws_partial_buffered(c->wsi) || b->after < c->tls_left)
+			nack_block(r, b);
+		queue_release(&r->pool, b);
+	}
 
 	while ((b = queue_pop(&c->q))) {
 		r->queued_total -= b->len;

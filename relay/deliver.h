@@ -16,7 +16,8 @@
 #include "wire.h"
 
 /* Routes one data frame from src. Never fails silently: either the frame
- * is queued or src gets a nack. */
+ * is queued or src gets a nack. Rate limits and token expiry are judged
+ * at src->relay->rx_ns and rx_s, when the frame's message was read. */
 void deliver_data(conn_t *src, const wire_frame_t *f);
 /* Queues relay control frames to c (bypassing the byte cap, which control
  * frames cannot grow past one message's worth while c is paused). */

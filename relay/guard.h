@@ -35,7 +35,8 @@
 #define GUARD_WINDOW 1024u
 #define GUARD_FALSE_REFUSAL 1e-9
 
-/* Computes the threshold tables; call once before guard_ok(). */
+/* Computes the threshold tables and picks the widest vector loops the
+ * CPU has (results are the same); call once before guard_ok(). */
 void guard_init(void);
 /* 1 if p (n bytes) may be an end-to-end record, 0 if it is refused. */
 int guard_ok(const uint8_t *p, size_t n);

@@ -226,6 +226,13 @@ static void on_kick_idle(uv_idle_t *h)
 			finish_close(c);
 			continue;
 		}
+		if (c->write_requested == WRITE_NEXT_TURN && conn_on_writeable(c)) {
+			/* The socket failed: what it holds is nacked as it
+			 * closes, and nothing more is read from it. */
+			conn_kill(c);
+			c->state = CONN_CLOSING;
+			continue;
+		}
 		if (!readable_now(c))
 			continue;
 		struct lws_pollfd pfd = { .fd = lws_get_socket_fd(c->wsi),
@@ -239,12 +246,22 @@ static void on_kick_idle(uv_idle_t *h)
 	}
 }
 
+#define LISTENER_TX_PACKET ((16u << 20) + 65536u)
+
 static const struct lws_protocols protocols[] = {
 	{
 		.name = "zkrelay.v1",
 		.callback = callback,
 		.per_session_data_size = 0,
 		.rx_buffer_size = 4096,
+		/* Without it libwebsockets sends at most rx_buffer_size
+		 * (+ LWS_PRE + 4) per call and copies the rest of a message
+		 * into a buffer of its own to send on later writeable turns:
+		 * a 4 KiB TLS record, a system call and a poll round per
+		 * 4 KiB. A bound on one send, not a buffer: nothing is
+		 * allocated for it. Above the largest message a config may
+		 * allow, so every message goes to SSL_write whole. */
+		.tx_packet_size = LISTENER_TX_PACKET,
 	},
 	{ 0 }
 };

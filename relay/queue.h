@@ -20,6 +20,7 @@ typedef struct queue_block {
 	uint8_t *data; /* first frame byte; headroom lies before it */
 	uint32_t frames;   /* frames committed */
 	uint64_t first_ns; /* CLOCK_MONOTONIC when the first one was */
+	size_t after;      /* once written: record bytes its writer handed over after it */
 } queue_block_t;
 
 typedef struct {

@@ -47,6 +47,10 @@ typedef struct relay {
 	practice_table_t practices; /* per-practice rate limits (practice.h) */
 	queue_pool_t pool;
 	uint64_t queued_total;  /* frame bytes queued, all connections */
+	/* When the message being acted on was read (rx.c): one clock reading
+	 * for all of its frames' rate limits and token expiry checks. */
+	uint64_t rx_ns;         /* uv_hrtime() */
+	int64_t rx_s;           /* time(NULL) */
 
 	conn_t *conns;          /* every accepted connection, for timers and drain: */
 	conn_t *conns_tail;     /* unsettled first, then settled (conn_settle) */

@@ -204,6 +204,9 @@ static int handle_message(conn_t *c, const uint8_t *msg, size_t len)
 		refuse(c, -ZK_EMALFORMED);
 		return 0;
 	}
+	/* Its frames arrived together: one time for all of them. */
+	c->relay->rx_ns = uv_hrtime();
+	c->relay->rx_s = (int64_t)time(NULL);
 	if (fr.all) {
 		for (size_t i = 0; i < fr.n && c->state == CONN_OPEN; i++)
 			if (dispatch(c, &fr.f[i]) < 0)

@@ -27,6 +27,7 @@ Suite *ratelimit_suite(void);
 Suite *registry_suite(void);
 Suite *route_suite(void);
 Suite *sandbox_suite(void);
+Suite *tlsout_suite(void);
 Suite *token_suite(void);
 Suite *wire_suite(void);
 Suite *wsclient_suite(void);

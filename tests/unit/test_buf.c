@@ -1,4 +1,4 @@
-/* buf.c: bounded reader, varint rules, writer overflow. Inputs live in
+/* buf.h: bounded reader, varint rules, writer overflow. Inputs live in
  * heap copies of their exact size, so under ASan any read past len is a
  * crash rather than a silent pass. */
 #include <stdint.h>

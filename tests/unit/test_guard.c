@@ -146,6 +146,86 @@ START_TEST(test_thresholds_within_budget)
 }
 END_TEST
 
+/* The statistics, counted the slow and obvious way over the judged bytes
+ * (the whole payload, or its first and last windows, with no pair across
+ * the gap): guard_stats() must agree exactly, whatever its loops do. */
+static void reference_stats(const uint8_t *p, size_t n, guard_stats_t *out)
+{
+	const uint8_t *run[2] = { p, p + (n > 2 * GUARD_WINDOW ? n - GUARD_WINDOW : n) };
+	size_t len[2] = { n > 2 * GUARD_WINDOW ? GUARD_WINDOW : n,
+			  n > 2 * GUARD_WINDOW ? GUARD_WINDOW : 0 };
+	uint32_t hist[256] = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	for (int r = 0; r < 2; r++)
+		for (size_t k = 0; k < len[r]; k++) {
+			uint8_t b = run[r][k];
+			if ((b >= 0x20 && b <= 0x7e) || b == '\t' || b == '\n' || b == '\r')
+				out->text++;
+			if (k > 0) {
+				int d = (int)b - (int)run[r][k - 1];
+				if (d == 0 || d == 1 || d == -1 || d == 255 || d == -255)
+					out->near++;
+			}
+			if (++hist[b] > out->max)
+				out->max = hist[b];
+		}
+}
+
+static void assert_stats_match(const uint8_t *p, size_t n)
+{
+	guard_stats_t got, want;
+	guard_stats(p, n, &got);
+	reference_stats(p, n, &want);
+	ck_assert_msg(got.max == want.max && got.text == want.text && got.near == want.near,
+		      "n=%zu: got max %u text %u near %u, want %u %u %u", n, got.max, got.text,
+		      got.near, want.max, want.text, want.near);
+}
+
+static void stats_exact_all(void)
+{
+	static const uint8_t edge[] = { 0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+					0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xfe, 0xff };
+
+	/* Random bytes, every length across the vector loop's edges. */
+	for (size_t n = 0; n <= 600; n++) {
+		ck_assert_int_eq(RAND_bytes(buf, (int)n + 1), 1);
+		assert_stats_match(buf, n);
+	}
+	/* Bytes at the edges of each class, so that every comparison meets
+	 * its boundary in every lane, and long enough for the lane sums to
+	 * be folded several times (255 steps of 16). */
+	for (size_t n = 0; n < 2 * GUARD_WINDOW; n++) {
+		uint8_t r;
+		ck_assert_int_eq(RAND_bytes(&r, 1), 1);
+		buf[n] = edge[r % sizeof(edge)];
+	}
+	for (size_t n = 1; n <= 2 * GUARD_WINDOW; n += 37)
+		assert_stats_match(buf, n);
+	assert_stats_match(buf, 2 * GUARD_WINDOW);
+	/* All one value, and all text: every lane true for the whole run,
+	 * and the largest counts the short and long histograms can hold. */
+	memset(buf, 'a', sizeof(buf));
+	for (size_t n = 250; n <= 260; n++)
+		assert_stats_match(buf, n);
+	assert_stats_match(buf, 2 * GUARD_WINDOW);
+	assert_stats_match(buf, 5000);
+	/* Two windows of a long payload. */
+	ck_assert_int_eq(RAND_bytes(buf, 9000), 1);
+	for (size_t n = 2 * GUARD_WINDOW + 1; n <= 9000; n += 997)
+		assert_stats_match(buf, n);
+}
+
+/* Before guard_init() the statistics are counted 16 positions a step;
+ * after it, 32 where the CPU has AVX2. Both must be exact. */
+START_TEST(test_stats_exact)
+{
+	stats_exact_all();
+	guard_init();
+	stats_exact_all();
+}
+END_TEST
+
 Suite *guard_suite(void)
 {
 	Suite *s = suite_create("guard");
@@ -159,6 +239,7 @@ Suite *guard_suite(void)
 	tcase_add_test(tc, test_zero_runs_and_patterns_refused);
 	tcase_add_test(tc, test_image_refused);
 	tcase_add_test(tc, test_thresholds_within_budget);
+	tcase_add_test(tc, test_stats_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }

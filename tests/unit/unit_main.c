@@ -30,6 +30,7 @@ static Suite *(*const suites[])(void) = {
 	registry_suite,
 	route_suite,
 	sandbox_suite,
+	tlsout_suite,
 	token_suite,
 	wire_suite,
 	wsclient_suite,
