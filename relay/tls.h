@@ -8,7 +8,12 @@
 #include <stddef.h>
 #include <openssl/ssl.h>
 
-#define TLS_SUITES "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+/* AES-128 first (the server's preference decides): the handshake's P-256
+ * and ECDSA P-256 stand at the 128-bit level anyway, what the relay
+ * carries is already sealed end to end (Noise, AES-256-GCM), and AES-256
+ * costs a quarter more per byte (3.3 against 2.7 GB/s here), on every
+ * byte relayed, twice. Clients that offer only AES-256 still get it. */
+#define TLS_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 /* P-256 first: a client whose key share the relay must choose (after a
  * HelloRetryRequest) gets P-256, whose ECDHE costs OpenSSL 3 a fourteenth
  * of P-384's (0.07 ms against 1 ms an operation on the reference machine),

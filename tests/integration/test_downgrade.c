@@ -94,6 +94,14 @@ START_TEST(test_weaker_offers_refused)
 	ck_assert_msg(has(out, "TLSv1.3") && has(out, "TLS_AES_"), "%s", out);
 	ck_assert_msg(!has(out, "Reused"), "%s", out);
 	free(out);
+	/* The relay's preference decides: AES-128 though AES-256 is offered
+	 * first; AES-256 when it is all that is offered. */
+	out = s_client(h, "-ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256");
+	ck_assert_msg(has(out, "Cipher is TLS_AES_128_GCM_SHA256"), "%s", out);
+	free(out);
+	out = s_client(h, "-ciphersuites TLS_AES_256_GCM_SHA384");
+	ck_assert_msg(has(out, "Cipher is TLS_AES_256_GCM_SHA384"), "%s", out);
+	free(out);
 	static const char *const refused[] = {
 		"-tls1_2",
 		"-tls1_1",
