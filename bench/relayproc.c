@@ -191,9 +191,10 @@ int relayproc_start(relayproc_t *rp, const char *relay_bin, const char *pki_dir,
 		return seterr(rp, "%s: %s", relay_bin, strerror(errno));
 	if (realpath(pki_dir, real) == NULL)
 		return seterr(rp, "%s: %s", pki_dir, strerror(errno));
-	if (strlen(real) >= sizeof(rp->pki))
+	size_t real_len = strlen(real);
+	if (real_len >= sizeof(rp->pki))
 		return seterr(rp, "%s: path too long", real);
-	snprintf(rp->pki, sizeof(rp->pki), "%s", real);
+	memcpy(rp->pki, real, real_len + 1);
 	snprintf(rp->dir, sizeof(rp->dir), "%s/zkrelay-bench.XXXXXX",
 		 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
 	if (mkdtemp(rp->dir) == NULL) {
