@@ -10,6 +10,8 @@ SAN ?= 0
 CC ?= cc
 
 PKGS := libuv libwebsockets openssl libprotobuf-c inih jansson libseccomp
+# The relay alone allocates with jemalloc (see RELAY_ALLOC).
+ALLOC_PKGS := jemalloc
 TEST_PKGS := check
 
 Q := $(if $(filter 1,$(V)),,@)
@@ -18,7 +20,7 @@ ECHO := $(if $(filter 1,$(V)),@true,@echo)
 # Missing development packages: say exactly what to run instead of failing
 # with a compiler error three screens down.
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-MISSING := $(shell for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p || echo $$p; done)
+MISSING := $(shell for p in $(PKGS) $(ALLOC_PKGS) $(TEST_PKGS); do pkg-config --exists $$p || echo $$p; done)
 ifneq ($(MISSING),)
 $(error missing packages ($(MISSING)); run: sudo deploy/install-deps.sh  (or: make deps))
 endif
@@ -94,9 +96,15 @@ $(BUILD)/librelay.a: $(RELAY_OBJ)
 	$(ECHO) "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The relay allocates with jemalloc: per idle connection 25 KiB of RSS
+# instead of glibc's 29 (OpenSSL and libwebsockets make ~225 small
+# allocations each), handshakes cheaper too (README "Performance").
+# Sanitizer builds keep the sanitizer's allocator.
+RELAY_ALLOC := $(if $(filter 1,$(SAN)),,$(shell pkg-config --libs $(ALLOC_PKGS)))
+
 $(BUILD)/zkrelay: $(BUILD)/obj/relay/main.o $(BUILD)/librelay.a $(BUILD)/libzkcommon.a
 	$(ECHO) "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RELAY_ALLOC)
 
 # libzkrelay, the SDK: the common objects it needs are inside, so an
 # application links it alone (plus libuv, OpenSSL, jansson). The shared

@@ -22,6 +22,7 @@ BASE_PACKAGES=(
     libjansson-dev
     libinih-dev
     libseccomp-dev          # the syscall filter ([relay] seccomp)
+    libjemalloc-dev         # the relay's allocator (not in sanitizer builds)
     # tests and dev tooling
     check
     clang
