@@ -487,7 +487,11 @@ int conn_on_writeable(conn_t *c)
 	if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
 		return 0;
 	c->tls_idle = 0; /* writing sets up a record buffer */
-	if (c->state == CONN_OPEN && c->ping_state == CONN_PING_DUE)
+	/* Also called from the kick (WRITE_NEXT_TURN), outside a WRITEABLE
+	 * callback: the ping waits while libwebsockets still holds part of a
+	 * message, which deliver_flush() then waits on too. */
+	if (c->state == CONN_OPEN && c->ping_state == CONN_PING_DUE &&
+	    !lws_partial_buffered(c->wsi))
 		return send_ping(c);
 	return deliver_flush(c);
 }

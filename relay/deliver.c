@@ -428,7 +428,10 @@ static int write_turn(conn_t *c, SSL *ssl)
 	size_t sent = 0, total;
 	int rc = 0;
 
-	/* Without the gathering BIO (no memory) records go out one by one. */
+	/* Called only with nothing left over (wait_if_full()), so every
+	 * message in flight was released and c->inflight holds this turn's
+	 * alone: each one's "after" below is taken against this turn's total.
+	 * Without the gathering BIO (no memory) records go out one by one. */
 	(void)tlsout_begin(ssl);
 	while (c->q.head && sent < DELIVER_TURN_BYTES && !lws_partial_buffered(c->wsi)) {
 		sent += c->q.head->len;

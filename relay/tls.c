@@ -137,11 +137,6 @@ int tls_verify_depth(int preverify_ok, X509_STORE_CTX *xs)
 	return preverify_ok == 1 && crlset_verify_depth(xs);
 }
 
-static int recheck_cb(int ok, X509_STORE_CTX *xs)
-{
-	return tls_verify_depth(ok, xs);
-}
-
 int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
 {
 	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
@@ -156,7 +151,7 @@ int tls_peer_still_valid(SSL_CTX *ctx, SSL *ssl)
 	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), cert,
 				SSL_get_peer_cert_chain(ssl)) == 1) {
 		X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT);
-		X509_STORE_CTX_set_verify_cb(xs, recheck_cb);
+		X509_STORE_CTX_set_verify_cb(xs, tls_verify_depth);
 		ok = X509_verify_cert(xs) == 1;
 	}
 	X509_STORE_CTX_free(xs);
