@@ -109,6 +109,22 @@ static void on_msg(void *arg, const uint8_t *p, size_t n)
 
 /* ---- publisher -------------------------------------------------------- */
 
+/* With l->mu held: waits up to a second for the subscriber, and marks
+ * the lane failed if nothing arrived for STALL_NS. */
+static void wait_or_stall(lane_t *l)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	if (now_ns() - l->last_ns > STALL_NS) {
+		snprintf(l->err, sizeof(l->err), "%s: stalled at %llu of %llu", l->topic,
+			 (unsigned long long)l->received, (unsigned long long)l->frames);
+		atomic_store(&l->bad, 1);
+	}
+}
+
 static int wait_window(lane_t *l, uint64_t sent)
 {
 	const opts_t *o = l->o;
@@ -116,16 +132,7 @@ static int wait_window(lane_t *l, uint64_t sent)
 
 	pthread_mutex_lock(&l->mu);
 	while (sent - l->received >= allowed && !atomic_load(&l->bad)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-		if (now_ns() - l->last_ns > STALL_NS) {
-			snprintf(l->err, sizeof(l->err), "%s: stalled at %llu of %llu", l->topic,
-				 (unsigned long long)l->received, (unsigned long long)l->frames);
-			atomic_store(&l->bad, 1);
-		}
+		wait_or_stall(l);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return atomic_load(&l->bad) ? -1 : 0;
@@ -167,16 +174,7 @@ static void wait_received(lane_t *l)
 	pthread_mutex_lock(&l->mu);
 	l->last_ns = now_ns();
 	while (l->received < l->frames && !atomic_load(&l->bad)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-		if (now_ns() - l->last_ns > STALL_NS) {
-			snprintf(l->err, sizeof(l->err), "%s: stalled at %llu of %llu", l->topic,
-				 (unsigned long long)l->received, (unsigned long long)l->frames);
-			atomic_store(&l->bad, 1);
-		}
+		wait_or_stall(l);
 	}
 	pthread_mutex_unlock(&l->mu);
 }

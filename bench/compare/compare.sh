@@ -88,22 +88,43 @@ record() { echo "$1 $2 $3 $4" >>"$results"; }
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-run_cmp() { # system generator port
-    local sys=$1 gen=$2 port=$3 size line rate
+# start_broker NAME PORT COMMAND...: COMMAND in the background, logging to
+# $tmp/NAME.log, until PORT answers.
+start_broker() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$tmp/$name.log" 2>&1 &
+    broker_pid=$!
+    wait_port "$port" || die "$name did not start: $(tail -3 "$tmp/$name.log")"
+}
+
+stop_broker() {
+    kill "$broker_pid"
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=
+}
+
+# run_cmp SYSTEM PORT DIVISOR GENERATOR...: every mode against the running
+# broker; the closed loop sends msgs_for / DIVISOR messages a pair.
+run_cmp() {
+    local sys=$1 port=$2 div=$3 size line rate
+    shift 3
+    local gen=("$@")
     local common=(--pid "$broker_pid" --port "$port" --ca "$CA" --cert "$CERT" --key "$KEY")
     for size in $SIZES; do
-        line=$("$gen" "${common[@]}" --mode closed --size "$size" --msgs "$(msgs_for "$size")")
+        line=$("${gen[@]}" "${common[@]}" --mode closed --size "$size" \
+            --msgs $(($(msgs_for "$size") / div)))
         echo "  $line"
         record "$sys" "$size" cpu_us "$(field broker_cpu_us_per_msg "$line")"
         record "$sys" "$size" msgs_per_s "$(field msgs_per_s "$line")"
         rate=$(awk -v r="$(field msgs_per_s "$line")" 'BEGIN { printf "%d", r / 2 }')
-        line=$("$gen" "${common[@]}" --mode open --size "$size" --rate "$rate" \
+        line=$("${gen[@]}" "${common[@]}" --mode open --size "$size" --rate "$rate" \
             --open-ms "$OPEN_MS")
         echo "  $line"
         record "$sys" "$size" p99_us "$(field p99_us "$line")"
         record "$sys" "$size" open_cpu_us "$(field broker_cpu_us_per_msg "$line")"
     done
-    line=$("$gen" "${common[@]}" --mode idle --idle "$IDLE")
+    line=$("${gen[@]}" "${common[@]}" --mode idle --idle "$IDLE")
     echo "  $line"
     record "$sys" 0 rss_kib_per_conn "$(field rss_kib_per_conn "$line")"
     record "$sys" 0 hs_per_s "$(field hs_per_s "$line")"
@@ -123,20 +144,15 @@ tls {
   timeout: 5
 }
 CONF
-    nats-server -c "$conf" >"$tmp/nats.log" 2>&1 &
-    broker_pid=$!
-    wait_port "$port" || die "nats-server did not start: $(tail -3 "$tmp/nats.log")"
+    start_broker nats-server "$port" nats-server -c "$conf"
     echo "nats-server $(nats-server --version | sed 's/.*v//') on port $port"
-    run_cmp nats "$BUILD/cmpload-nats" "$port"
-    kill "$broker_pid"
-    wait "$broker_pid" 2>/dev/null || true
-    broker_pid=
+    run_cmp nats "$port" 1 "$BUILD/cmpload-nats"
+    stop_broker
 }
 
 run_mosquitto() {
-    local port plain conf=$tmp/mosquitto.conf
+    local port conf=$tmp/mosquitto.conf
     port=$(free_port)
-    plain=$(free_port)
     # max_queued_messages 0: no limit, so nothing is dropped for a
     # subscriber that is briefly behind (the generator's window bounds it).
     cat >"$conf" <<CONF
@@ -150,22 +166,17 @@ keyfile $tmp/pki/server.key
 require_certificate true
 tls_version tlsv1.3
 CONF
-    mosquitto -c "$conf" >"$tmp/mosquitto.log" 2>&1 &
-    broker_pid=$!
-    wait_port "$port" || die "mosquitto did not start: $(tail -3 "$tmp/mosquitto.log")"
+    start_broker mosquitto "$port" mosquitto -c "$conf"
     echo "mosquitto $(mosquitto -h | sed -n 's/mosquitto version //p') (MQTT over TLS) on port $port"
-    run_cmp mosquitto "$BUILD/cmpload-mqtt" "$port"
-    kill "$broker_pid"
-    wait "$broker_pid" 2>/dev/null || true
-    broker_pid=
+    run_cmp mosquitto "$port" 1 "$BUILD/cmpload-mqtt"
+    stop_broker
 }
 
 # Mosquitto 2.0.11 refuses to start with a websockets listener alone
 # ("Unable to start any listening sockets"): a plain MQTT listener on
 # loopback stands beside it, unused.
 run_mosquitto_ws() {
-    local port plain conf=$tmp/mosquitto-ws.conf size line rate
-    local gen=(node bench/compare/mqtt_ws_load.mjs)
+    local port plain conf=$tmp/mosquitto-ws.conf
     if [[ ! -f $NODE_MODULES/mqtt/package.json ]]; then
         echo "mosquitto-ws: skipped: Node's mqtt package is not in $NODE_MODULES" \
             "(deploy/install-bench-deps.sh)"
@@ -186,34 +197,12 @@ keyfile $tmp/pki/server.key
 require_certificate true
 tls_version tlsv1.3
 CONF
-    mosquitto -c "$conf" >"$tmp/mosquitto-ws.log" 2>&1 &
-    broker_pid=$!
-    wait_port "$port" || die "mosquitto (websockets) did not start: $(tail -3 "$tmp/mosquitto-ws.log")"
+    start_broker mosquitto-ws "$port" mosquitto -c "$conf"
     echo "mosquitto (MQTT over WebSockets over TLS) on port $port"
-    local common=(--pid "$broker_pid" --port "$port" --ca "$CA" --cert "$CERT" --key "$KEY"
-                  --clk-tck "$(getconf CLK_TCK)")
-    for size in $SIZES; do
-        # The Node generator is slower than the C ones: a tenth of the messages.
-        line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode closed --size "$size" \
-            --msgs $(($(msgs_for "$size") / 10)))
-        echo "  $line"
-        record mosquitto-ws "$size" cpu_us "$(field broker_cpu_us_per_msg "$line")"
-        record mosquitto-ws "$size" msgs_per_s "$(field msgs_per_s "$line")"
-        rate=$(awk -v r="$(field msgs_per_s "$line")" 'BEGIN { printf "%d", r / 2 }')
-        line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode open --size "$size" \
-            --rate "$rate" --open-ms "$OPEN_MS")
-        echo "  $line"
-        record mosquitto-ws "$size" p99_us "$(field p99_us "$line")"
-        record mosquitto-ws "$size" open_cpu_us "$(field broker_cpu_us_per_msg "$line")"
-    done
-    line=$(NODE_PATH=$NODE_MODULES "${gen[@]}" "${common[@]}" --mode idle --idle "$IDLE")
-    echo "  $line"
-    record mosquitto-ws 0 rss_kib_per_conn "$(field rss_kib_per_conn "$line")"
-    record mosquitto-ws 0 hs_per_s "$(field hs_per_s "$line")"
-    record mosquitto-ws 0 cpu_us_per_hs "$(field broker_cpu_us_per_hs "$line")"
-    kill "$broker_pid"
-    wait "$broker_pid" 2>/dev/null || true
-    broker_pid=
+    # The Node generator is slower than the C ones: a tenth of the messages.
+    run_cmp mosquitto-ws "$port" 10 env NODE_PATH="$NODE_MODULES" node \
+        bench/compare/mqtt_ws_load.mjs --clk-tck "$(getconf CLK_TCK)"
+    stop_broker
 }
 
 run_zkrelay() {
